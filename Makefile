@@ -1,0 +1,35 @@
+# Two commands set everything up:  `make reproduce` (quick reproduction) and `make test` (test suite).
+# Both create .venv on first use and install the pinned environment (constraints.txt) into it.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+CORES ?= 2
+SCALE ?= quick
+# CPU PyTorch: the local wheel folder when the machine has one, else the official CPU index.
+TORCH_SOURCE ?= $(if $(wildcard /opt/wheels/torch-2.13.0*),--find-links /opt/wheels,--extra-index-url https://download.pytorch.org/whl/cpu)
+
+.PHONY: reproduce test lint env clean-results
+
+$(BIN)/.installed: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip==26.3"
+	$(BIN)/python -m pip install --quiet -c constraints.txt $(TORCH_SOURCE) torch
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $@
+
+env: $(BIN)/.installed
+
+reproduce: env
+	PATH=$(abspath $(BIN)):$$PATH snakemake all --cores $(CORES) --config scale=$(SCALE) --rerun-incomplete
+	PATH=$(abspath $(BIN)):$$PATH snakemake all --cores $(CORES) --config scale=$(SCALE) --report results/report.html
+
+test: env
+	$(BIN)/ruff check .
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python -m pytest
+
+lint: env
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+clean-results:
+	rm -rf results figures/*/ logs .snakemake

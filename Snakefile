@@ -1,0 +1,18 @@
+# spikegrad: reproduce the papers' figures. `snakemake all` runs the scale set in config/config.yaml (quick by
+# default); `--config scale=smoke` checks the plumbing in seconds, `scale=paper` needs a GPU.
+configfile: "config/config.yaml"
+
+
+report: "report/workflow.rst"
+
+
+include: "rules/common.smk"
+include: "rules/data.smk"
+include: "rules/train.smk"
+include: "rules/figures.smk"
+
+
+rule all:
+    input:
+        get_final_outputs(),
+    default_target: True

@@ -1,0 +1,350 @@
+r"""Time loop of a current-based LIF layer whose input currents ``h`` are known for all steps in advance.
+
+The update is the exact one-step integration of :mod:`spikegrad.model`, with state starting at zero, for
+tensors ``[T, B, N]`` and python floats α, β, c, ϑ (ϑ = ∞ gives a non-spiking leaky integrator, z = 0):
+
+.. math::
+
+    I' = I_{t-1} + h_t, \qquad U_t = \alpha V_{t-1} + c I', \qquad I_t = \beta I', \qquad
+    z_t = \Theta(U_t - \vartheta)
+
+    V_t = U_t (1 - z_t) \text{ (reset "zero")} \quad\text{or}\quad
+    V_t = U_t - \vartheta z_t \text{ (reset "subtract")}
+
+The backward pass is the reverse scan of the adjoints :math:`a_V = \partial L/\partial V_t` and
+:math:`a_I = \partial L/\partial I_t`, both zero after the last step, with the caller's surrogate derivative
+:math:`\sigma'_t = \sigma'(U_t - \vartheta)` standing in for :math:`\partial z_t/\partial U_t`:
+
+.. math::
+
+    g_z = \frac{\partial L}{\partial z_t}
+          + [\text{not detach\_reset}]\; a_V \frac{\partial V_t}{\partial z_t}, \qquad
+    \frac{\partial V_t}{\partial z_t} = -U_t \text{ (zero)} \quad\text{or}\quad -\vartheta \text{ (subtract)}
+
+    g_U = \frac{\partial L}{\partial U_t} + a_V \frac{\partial V_t}{\partial U_t} + g_z \sigma'_t, \qquad
+    \frac{\partial V_t}{\partial U_t} = 1 - z_t \text{ (zero)} \quad\text{or}\quad 1 \text{ (subtract)}
+
+    \frac{\partial L}{\partial h_t} = g_I = c\, g_U + \beta a_I, \qquad a_V \leftarrow \alpha g_U, \qquad
+    a_I \leftarrow g_I
+
+z_t is recomputed from the saved U_t. A non-spiking layer has no g_z term and ∂V/∂U = 1.
+
+Roofline. Each program owns ``BLOCK`` of the B·N neurons and walks the T steps sequentially; every
+element-step does a handful of flops, so both passes are memory-bound. With s bytes per element (4 for
+float32, 8 for float64) the bytes moved per element-step are
+
+- forward: read h, write z and U: 3s (2s for a non-spiking layer, whose z is a memset, not a kernel write);
+- backward: read ∂L/∂z, ∂L/∂U, U, σ', write ∂L/∂h: 5s (each absent gradient saves s; non-spiking: read
+  ∂L/∂U, write ∂L/∂h: 2s).
+
+Effective bandwidth is therefore ``bytes_per_step · T · B · N / time``.
+
+This module holds the kernels (``_lif_scan_fwd_kernel``, ``_lif_scan_bwd_kernel``), their launchers
+(``lif_scan_fwd``, ``lif_scan_bwd``: CUDA tensors, or CPU tensors when ``TRITON_INTERPRET=1`` was set before
+triton was imported), the PyTorch references (``lif_scan_fwd_ref``, ``lif_scan_bwd_ref``) and the dispatch
+(``lif_scan_forward``, ``lif_scan_backward``) that uses the kernel for CUDA tensors when triton is installed.
+"""
+
+import math
+
+import torch
+
+from spikegrad.model import RESETS
+
+try:
+    import triton
+    import triton.language as tl
+    from triton.runtime.interpreter import InterpretedFunction
+except ImportError:  # e.g. macOS: the references still work
+    triton = None
+
+BLOCK = 256  # neurons per program; 4 float32 per thread with NUM_WARPS = 2 (16-byte vector loads)
+NUM_WARPS = 2
+
+if triton is not None:
+    # α, β, c, ϑ are annotated float64 so that a compiled kernel receives them unrounded; tl.full then casts
+    # them to the tensor dtype (the interpreter passes python floats, which tl.full converts the same way).
+    # The time loops are `while` loops because the Triton 3.6 interpreter cannot take range() of a runtime
+    # integer under NumPy >= 2.4 (triton-lang/triton#9171); compiled, they vectorise like a `for` loop.
+    @triton.jit
+    def _lif_scan_fwd_kernel(
+        h_ptr, z_ptr, u_ptr, T, M,
+        alpha: tl.float64, beta: tl.float64, c: tl.float64, theta: tl.float64,
+        SPIKING: tl.constexpr, SUBTRACT: tl.constexpr, BLOCK: tl.constexpr,
+    ):  # fmt: skip
+        offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
+        mask = offs < M
+        dtype = h_ptr.dtype.element_ty
+        alpha_ = tl.full([BLOCK], alpha, dtype)
+        beta_ = tl.full([BLOCK], beta, dtype)
+        c_ = tl.full([BLOCK], c, dtype)
+        theta_ = tl.full([BLOCK], theta, dtype)
+        step = tl.cast(M, tl.int64)
+        v = tl.zeros([BLOCK], dtype)
+        i = tl.zeros([BLOCK], dtype)
+        idx = offs
+        t = 0
+        while t < T:
+            i = i + tl.load(h_ptr + idx, mask=mask, other=0.0)
+            u = alpha_ * v + c_ * i
+            i = beta_ * i
+            if SPIKING:
+                z = (u >= theta_).to(dtype)
+                if SUBTRACT:
+                    v = u - theta_ * z
+                else:
+                    v = u * (1.0 - z)
+                tl.store(z_ptr + idx, z, mask=mask)
+            else:
+                v = u
+            tl.store(u_ptr + idx, u, mask=mask)
+            idx += step
+            t += 1
+
+    @triton.jit
+    def _lif_scan_bwd_kernel(
+        gz_ptr, gu_ptr, u_ptr, sg_ptr, gh_ptr, T, M,
+        alpha: tl.float64, beta: tl.float64, c: tl.float64, theta: tl.float64,
+        HAS_GZ: tl.constexpr, HAS_GU: tl.constexpr, SPIKING: tl.constexpr, SUBTRACT: tl.constexpr,
+        DETACH: tl.constexpr, BLOCK: tl.constexpr,
+    ):  # fmt: skip
+        offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
+        mask = offs < M
+        dtype = gh_ptr.dtype.element_ty
+        alpha_ = tl.full([BLOCK], alpha, dtype)
+        beta_ = tl.full([BLOCK], beta, dtype)
+        c_ = tl.full([BLOCK], c, dtype)
+        theta_ = tl.full([BLOCK], theta, dtype)
+        step = tl.cast(M, tl.int64)
+        a_v = tl.zeros([BLOCK], dtype)
+        a_i = tl.zeros([BLOCK], dtype)
+        idx = offs + (T - 1) * step
+        t = 0
+        while t < T:
+            gu = tl.zeros([BLOCK], dtype)
+            if HAS_GU:
+                gu = tl.load(gu_ptr + idx, mask=mask, other=0.0)
+            if SPIKING:
+                u = tl.load(u_ptr + idx, mask=mask, other=0.0)
+                z = (u >= theta_).to(dtype)
+                gz = tl.zeros([BLOCK], dtype)
+                if HAS_GZ:
+                    gz = tl.load(gz_ptr + idx, mask=mask, other=0.0)
+                if SUBTRACT:
+                    if not DETACH:
+                        gz = gz - a_v * theta_
+                    gu = gu + a_v
+                else:
+                    if not DETACH:
+                        gz = gz - a_v * u
+                    gu = gu + a_v * (1.0 - z)
+                gu = gu + gz * tl.load(sg_ptr + idx, mask=mask, other=0.0)
+            else:
+                gu = gu + a_v
+            gi = gu * c_ + a_i * beta_
+            tl.store(gh_ptr + idx, gi, mask=mask)
+            a_v = gu * alpha_
+            a_i = gi
+            idx -= step
+            t += 1
+
+
+def _spiking(theta: float) -> bool:
+    """True for a finite threshold, False for ϑ = +∞ (leaky integrator); ValueError for NaN or -∞."""
+    if math.isnan(theta) or theta == -math.inf:
+        raise ValueError(f"theta must be finite or +inf (non-spiking), got {theta}")
+    return theta != math.inf
+
+
+def _check_reset(reset: str) -> None:
+    if reset not in RESETS:
+        raise ValueError(f"reset must be one of {RESETS}, got {reset!r}")
+
+
+def _check_tensor(name: str, x: torch.Tensor, like: torch.Tensor | None = None) -> None:
+    """``x`` must be a float32/float64 tensor [T, B, N], matching ``like`` in shape, dtype and device."""
+    if not isinstance(x, torch.Tensor):
+        raise ValueError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+    if x.dim() != 3:
+        raise ValueError(f"{name} must be 3-D [T, B, N], got shape {tuple(x.shape)}")
+    if x.dtype not in (torch.float32, torch.float64):
+        raise ValueError(f"{name} must be float32 or float64, got {x.dtype}")
+    if like is not None and (x.shape != like.shape or x.dtype != like.dtype or x.device != like.device):
+        raise ValueError(
+            f"{name} must match u: got {tuple(x.shape)} {x.dtype} on {x.device}, "
+            f"expected {tuple(like.shape)} {like.dtype} on {like.device}"
+        )
+
+
+def _check_fwd(h: torch.Tensor, theta: float, reset: str) -> bool:
+    """Validate forward arguments; return whether the layer spikes."""
+    _check_tensor("h", h)
+    _check_reset(reset)
+    return _spiking(theta)
+
+
+def _check_bwd(grad_z, grad_u, u, sg, theta: float, reset: str) -> bool:
+    """Validate backward arguments; return whether the layer spikes."""
+    _check_tensor("u", u)
+    for name, x in (("grad_z", grad_z), ("grad_u", grad_u), ("sg", sg)):
+        if x is not None:
+            _check_tensor(name, x, like=u)
+    _check_reset(reset)
+    spiking = _spiking(theta)
+    if spiking and sg is None:
+        raise ValueError("sg (surrogate derivative values) is required for a spiking layer (finite theta)")
+    if not spiking and sg is not None:
+        raise ValueError("sg must be None for a non-spiking layer (theta = inf)")
+    return spiking
+
+
+def _check_launch(x: torch.Tensor) -> None:
+    """The kernels run on CUDA tensors, or on CPU tensors under the Triton interpreter."""
+    if triton is None:
+        raise RuntimeError("triton is not installed; use lif_scan_forward/lif_scan_backward (reference)")
+    if not (x.is_cuda or isinstance(_lif_scan_fwd_kernel, InterpretedFunction)):
+        raise ValueError(
+            f"the Triton launcher needs CUDA tensors, got device {x.device} "
+            "(set TRITON_INTERPRET=1 before importing triton to run it on the CPU)"
+        )
+
+
+def lif_scan_fwd(
+    h: torch.Tensor, alpha: float, beta: float, c: float, theta: float, reset: str = "zero"
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Forward scan with the Triton kernel; returns (z, U), each [T, B, N] like ``h`` (module docstring)."""
+    spiking = _check_fwd(h, theta, reset)
+    _check_launch(h)
+    h = h.contiguous()
+    z = torch.empty_like(h) if spiking else torch.zeros_like(h)
+    u = torch.empty_like(h)
+    T, B, N = h.shape
+    if h.numel() > 0:
+        with torch.cuda.device_of(h):  # launch on h's GPU, not the current one (no-op for CPU tensors)
+            _lif_scan_fwd_kernel[(triton.cdiv(B * N, BLOCK),)](
+                h, z, u, T, B * N, float(alpha), float(beta), float(c), float(theta),
+                SPIKING=spiking, SUBTRACT=reset == "subtract", BLOCK=BLOCK,
+                num_warps=NUM_WARPS, enable_fp_fusion=False,  # no FMA: bitwise equal to the eager reference
+            )  # fmt: skip
+    return z, u
+
+
+def lif_scan_bwd(
+    grad_z: torch.Tensor | None,
+    grad_u: torch.Tensor | None,
+    u: torch.Tensor,
+    sg: torch.Tensor | None,
+    alpha: float,
+    beta: float,
+    c: float,
+    theta: float,
+    reset: str = "zero",
+    detach_reset: bool = True,
+) -> torch.Tensor:
+    """Backward scan with the Triton kernel; returns ∂L/∂h [T, B, N]. See the module docstring."""
+    spiking = _check_bwd(grad_z, grad_u, u, sg, theta, reset)
+    _check_launch(u)
+    u = u.contiguous()
+    grad_z, grad_u, sg = (None if x is None else x.contiguous() for x in (grad_z, grad_u, sg))
+    grad_h = torch.empty_like(u)
+    T, B, N = u.shape
+    if u.numel() > 0:
+        with torch.cuda.device_of(u):
+            _lif_scan_bwd_kernel[(triton.cdiv(B * N, BLOCK),)](
+                u if grad_z is None else grad_z,  # absent inputs get a dummy pointer that is never read
+                u if grad_u is None else grad_u,
+                u,
+                u if sg is None else sg,
+                grad_h, T, B * N, float(alpha), float(beta), float(c), float(theta),
+                HAS_GZ=grad_z is not None, HAS_GU=grad_u is not None, SPIKING=spiking,
+                SUBTRACT=reset == "subtract", DETACH=bool(detach_reset), BLOCK=BLOCK,
+                num_warps=NUM_WARPS, enable_fp_fusion=False,
+            )  # fmt: skip
+    return grad_h
+
+
+def lif_scan_fwd_ref(
+    h: torch.Tensor, alpha: float, beta: float, c: float, theta: float, reset: str = "zero"
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Forward scan in plain PyTorch, looping over T; returns (z, U). See the module docstring."""
+    spiking = _check_fwd(h, theta, reset)
+    z = torch.zeros_like(h)
+    u = torch.empty_like(h)
+    v = torch.zeros_like(h[0])
+    i = torch.zeros_like(h[0])
+    for t in range(h.shape[0]):
+        i = i + h[t]
+        u[t] = alpha * v + c * i
+        i = beta * i
+        if spiking:
+            z[t] = (u[t] >= theta).to(h.dtype)
+            v = u[t] - theta * z[t] if reset == "subtract" else u[t] * (1.0 - z[t])
+        else:
+            v = u[t]
+    return z, u
+
+
+def lif_scan_bwd_ref(
+    grad_z: torch.Tensor | None,
+    grad_u: torch.Tensor | None,
+    u: torch.Tensor,
+    sg: torch.Tensor | None,
+    alpha: float,
+    beta: float,
+    c: float,
+    theta: float,
+    reset: str = "zero",
+    detach_reset: bool = True,
+) -> torch.Tensor:
+    """Backward scan in plain PyTorch, looping over T in reverse; returns ∂L/∂h. See the module docstring."""
+    spiking = _check_bwd(grad_z, grad_u, u, sg, theta, reset)
+    grad_h = torch.empty_like(u)
+    a_v = torch.zeros_like(u[0])
+    a_i = torch.zeros_like(u[0])
+    for t in reversed(range(u.shape[0])):
+        gu = torch.zeros_like(a_v) if grad_u is None else grad_u[t]
+        if spiking:
+            z = (u[t] >= theta).to(u.dtype)
+            gz = torch.zeros_like(a_v) if grad_z is None else grad_z[t]
+            if reset == "subtract":
+                if not detach_reset:
+                    gz = gz - a_v * theta
+                gu = gu + a_v
+            else:
+                if not detach_reset:
+                    gz = gz - a_v * u[t]
+                gu = gu + a_v * (1.0 - z)
+            gu = gu + gz * sg[t]
+        else:
+            gu = gu + a_v
+        grad_h[t] = gu * c + a_i * beta
+        a_v = gu * alpha
+        a_i = grad_h[t]
+    return grad_h
+
+
+def lif_scan_forward(
+    h: torch.Tensor, alpha: float, beta: float, c: float, theta: float, reset: str = "zero"
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(z, U) from the Triton kernel for a CUDA tensor when triton is installed, else from the reference."""
+    if triton is not None and h.is_cuda:
+        return lif_scan_fwd(h, alpha, beta, c, theta, reset)
+    return lif_scan_fwd_ref(h, alpha, beta, c, theta, reset)
+
+
+def lif_scan_backward(
+    grad_z: torch.Tensor | None,
+    grad_u: torch.Tensor | None,
+    u: torch.Tensor,
+    sg: torch.Tensor | None,
+    alpha: float,
+    beta: float,
+    c: float,
+    theta: float,
+    reset: str = "zero",
+    detach_reset: bool = True,
+) -> torch.Tensor:
+    """∂L/∂h from the Triton kernel for a CUDA tensor when triton is installed, else from the reference."""
+    if triton is not None and u.is_cuda:
+        return lif_scan_bwd(grad_z, grad_u, u, sg, alpha, beta, c, theta, reset, detach_reset)
+    return lif_scan_bwd_ref(grad_z, grad_u, u, sg, alpha, beta, c, theta, reset, detach_reset)

@@ -1,0 +1,154 @@
+r"""Current-based leaky integrate-and-fire (LIF) neurons, integrated exactly on a time grid.
+
+Continuous dynamics (Wunderlich & Pehle 2021, Sci. Rep. 11:12829, Table 1; Nowotny et al. arXiv 2212.01232):
+
+.. math::
+
+    \tau_m \frac{dV}{dt} = -V + I, \qquad \tau_s \frac{dI}{dt} = -I, \qquad
+    I \leftarrow I + \sum_j w_{ij} \text{ at each presynaptic spike of } j.
+
+With inputs on the grid t = nΔt, the solution over one step is exact (the GeNN/``genn_eventprop`` update):
+
+.. math::
+
+    I' = I_{n-1} + h_n, \qquad h_n = W x_n + W_\text{rec} z_{n-1}
+
+    U_n = \alpha V_{n-1} + c\, I', \qquad I_n = \beta I'
+
+    \alpha = e^{-\Delta t/\tau_m}, \quad \beta = e^{-\Delta t/\tau_s}, \quad
+    c = \frac{\tau_s}{\tau_m - \tau_s}(\alpha - \beta)
+    \quad (c = \tfrac{\Delta t}{\tau_m}\alpha \text{ if } \tau_m = \tau_s)
+
+    z_n = \Theta(U_n - \vartheta), \qquad
+    V_n = U_n (1 - z_n) \text{ (reset to zero)} \quad\text{or}\quad V_n = U_n - \vartheta z_n \text{ (subtract)}
+
+U is the membrane voltage before the reset. A spike z_n is emitted at the end of step n. The non-spiking
+leaky-integrator (LI) readout follows the same equations with ϑ = ∞. State starts at rest (V = I = 0).
+"""
+
+import math
+from typing import NamedTuple
+
+import torch
+
+RESETS = ("zero", "subtract")
+
+
+class LIFParams(NamedTuple):
+    """Neuron parameters, named after the symbols in the module docstring."""
+
+    tau_mem: float = 20.0  # τ_m, ms
+    tau_syn: float = 5.0  # τ_s, ms
+    threshold: float = 1.0  # ϑ, membrane units
+    dt: float = 1.0  # Δt, ms
+    reset: str = "zero"  # "zero" (V ← 0) or "subtract" (V ← V − ϑ)
+
+
+class LIFState(NamedTuple):
+    v: torch.Tensor  # V, membrane voltage after reset [B, N]
+    i: torch.Tensor  # I, synaptic current [B, N]
+
+
+class Decay(NamedTuple):
+    alpha: float  # e^{−Δt/τ_m}
+    beta: float  # e^{−Δt/τ_s}
+    c: float  # input-current-to-voltage gain over one step
+
+
+def check_params(p: LIFParams) -> LIFParams:
+    """Raise ValueError for non-physical parameters; return ``p`` unchanged."""
+    for name in ("tau_mem", "tau_syn", "dt"):
+        value = getattr(p, name)
+        if not (math.isfinite(value) and value > 0):
+            raise ValueError(f"LIFParams.{name} must be a positive finite number of ms, got {value!r}")
+    if not p.threshold > 0:
+        raise ValueError(f"LIFParams.threshold must be positive, got {p.threshold!r}")
+    if p.reset not in RESETS:
+        raise ValueError(f"LIFParams.reset must be one of {RESETS}, got {p.reset!r}")
+    return p
+
+
+def decay_factors(p: LIFParams) -> Decay:
+    """α, β and c of the exact one-step update (module docstring)."""
+    check_params(p)
+    alpha = math.exp(-p.dt / p.tau_mem)
+    beta = math.exp(-p.dt / p.tau_syn)
+    if math.isclose(p.tau_mem, p.tau_syn, rel_tol=1e-9):
+        c = p.dt / p.tau_mem * alpha
+    else:
+        c = p.tau_syn / (p.tau_mem - p.tau_syn) * (alpha - beta)
+    return Decay(alpha, beta, c)
+
+
+def rest_state(batch: int, n: int, like: torch.Tensor) -> LIFState:
+    """V = I = 0 for a [batch, n] layer, with the dtype and device of ``like``."""
+    zeros = like.new_zeros(batch, n)
+    return LIFState(zeros, zeros)
+
+
+def lif_step(
+    h: torch.Tensor, state: LIFState, p: LIFParams, spike_fn=None, detach_reset: bool = True
+) -> tuple[torch.Tensor, torch.Tensor, LIFState]:
+    """One exact step of the module docstring's update; ``spike_fn(U − ϑ)`` gives z (a surrogate spike).
+
+    Returns (z_n, U_n, new state). ``spike_fn=None`` makes a non-spiking LI neuron (z = 0). With
+    ``detach_reset`` the reset uses z without its gradient (the spike itself keeps it).
+    """
+    alpha, beta, c = decay_factors(p)
+    i_in = state.i + h
+    u = alpha * state.v + c * i_in
+    if spike_fn is None:
+        return torch.zeros_like(u), u, LIFState(u, beta * i_in)
+    z = spike_fn(u - p.threshold)
+    z_reset = z.detach() if detach_reset else z
+    v = u * (1 - z_reset) if p.reset == "zero" else u - p.threshold * z_reset
+    return z, u, LIFState(v, beta * i_in)
+
+
+class NetworkSpec(NamedTuple):
+    """Layer sizes and neuron model of a feed-forward or recurrent LIF network with a non-spiking readout."""
+
+    n_in: int
+    n_hidden: tuple[int, ...]
+    n_out: int
+    recurrent: bool = False  # all-to-all recurrent weights in every hidden layer
+    lif: LIFParams = LIFParams()
+
+
+class WeightInit(NamedTuple):
+    """Gaussian initial weights, N(mean, std²) with mean and std given in units of 1/sqrt(fan-in)."""
+
+    mean: float = 0.0
+    std: float = 1.0
+
+
+def init_weights(
+    spec: NetworkSpec,
+    hidden: WeightInit = WeightInit(),
+    readout: WeightInit = WeightInit(),
+    recurrent: WeightInit = WeightInit(0.0, 0.1),
+    seed: int = 0,
+    dtype: torch.dtype = torch.float32,
+) -> dict[str, torch.Tensor]:
+    """Weights named ``hidden.{k}.weight`` [n_k, n_{k-1}], ``hidden.{k}.recurrent`` [n_k, n_k], ``readout.weight``.
+
+    Deterministic given ``seed``; each matrix is N(mean/√fan_in, (std/√fan_in)²).
+    """
+    if spec.n_in < 1 or spec.n_out < 1 or any(n < 1 for n in spec.n_hidden):
+        raise ValueError(f"layer sizes must be positive, got {spec}")
+    gen = torch.Generator().manual_seed(seed)
+
+    def normal(n_out: int, n_in: int, init: WeightInit) -> torch.Tensor:
+        scale = 1.0 / math.sqrt(n_in)
+        w = torch.randn(n_out, n_in, generator=gen, dtype=torch.float64) * init.std + init.mean
+        return (w * scale).to(dtype)
+
+    weights = {}
+    n_prev = spec.n_in
+    for k, n in enumerate(spec.n_hidden):
+        weights[f"hidden.{k}.weight"] = normal(n, n_prev, hidden)
+        if spec.recurrent:
+            weights[f"hidden.{k}.recurrent"] = normal(n, n, recurrent)
+        n_prev = n
+    weights["readout.weight"] = normal(spec.n_out, n_prev, readout)
+    return weights

@@ -1,0 +1,61 @@
+"""Network modules: they hold weights and call an engine's pure layer functions (:mod:`spikegrad.engines`)."""
+
+from typing import NamedTuple
+
+import torch
+from torch import nn
+
+from spikegrad.engines import get_engine
+from spikegrad.model import NetworkSpec, WeightInit, check_params, init_weights
+from spikegrad.surrogate import SurrogateParams, surrogate_derivative
+
+
+class NetworkOutput(NamedTuple):
+    voltage: torch.Tensor  # readout membrane voltage U [T, B, C]
+    spikes: list[torch.Tensor]  # hidden spikes z [T, B, N_k], one per hidden layer
+
+
+class SNN(nn.Module):
+    """LIF hidden layers (feed-forward or recurrent) and a non-spiking leaky-integrator readout.
+
+    Parameters are named ``hidden.{k}.weight``, ``hidden.{k}.recurrent`` and ``readout.weight``
+    (see :func:`spikegrad.model.init_weights`). ``engine`` picks how gradients are computed.
+    """
+
+    def __init__(
+        self,
+        spec: NetworkSpec,
+        engine: str = "bptt",
+        surrogate: SurrogateParams = SurrogateParams(),
+        detach_reset: bool = True,
+        hidden_init: WeightInit = WeightInit(),
+        readout_init: WeightInit = WeightInit(),
+        recurrent_init: WeightInit = WeightInit(0.0, 0.1),
+        seed: int = 0,
+    ):
+        super().__init__()
+        check_params(spec.lif)
+        surrogate_derivative(surrogate.shape)
+        self.spec, self.surrogate, self.detach_reset = spec, surrogate, detach_reset
+        self.engine = get_engine(engine)
+        weights = init_weights(spec, hidden_init, readout_init, recurrent_init, seed)
+        self.hidden = nn.ModuleList()
+        for k in range(len(spec.n_hidden)):
+            layer = nn.Module()
+            layer.weight = nn.Parameter(weights[f"hidden.{k}.weight"])
+            layer.recurrent = nn.Parameter(weights[f"hidden.{k}.recurrent"]) if spec.recurrent else None
+            self.hidden.append(layer)
+        self.readout = nn.Module()
+        self.readout.weight = nn.Parameter(weights["readout.weight"])
+
+    def forward(self, x: torch.Tensor) -> NetworkOutput:
+        """Run the network on input spikes x [T, B, n_in]."""
+        if x.ndim != 3 or x.shape[-1] != self.spec.n_in:
+            raise ValueError(f"expected input spikes [T, B, {self.spec.n_in}], got shape {tuple(x.shape)}")
+        spikes = []
+        for layer in self.hidden:
+            x = self.engine.hidden_layer(
+                x, layer.weight, layer.recurrent, self.spec.lif, self.surrogate, self.detach_reset
+            )
+            spikes.append(x)
+        return NetworkOutput(self.engine.readout(x, self.readout.weight, self.spec.lif), spikes)

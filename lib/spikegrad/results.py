@@ -1,0 +1,130 @@
+"""Result files: atomic writes (a file either holds its complete content or does not exist) and loading every
+run of a study into one table. A run directory is complete only when its ``metrics.json`` exists."""
+
+import json
+import math
+import os
+import platform
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+import torch
+from safetensors.torch import load_file, save_file
+
+import spikegrad
+
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
+def atomic_write(path: Path, write) -> Path:
+    """Call ``write(tmp_path)`` on a temporary file beside ``path``, fsync it, then rename it over ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp creates 0600; results are ordinary files
+    try:
+        write(tmp)
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_text(path: Path, text: str) -> Path:
+    return atomic_write(path, lambda tmp: Path(tmp).write_text(text))
+
+
+def _finite_json(obj):
+    """Reject NaN/inf: a result that holds them is not a result."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        raise ValueError(f"refusing to write a non-finite number ({obj}) to a results file")
+    if isinstance(obj, dict):
+        return {k: _finite_json(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_finite_json(v) for v in obj]
+    return obj
+
+
+def write_json(path: Path, obj) -> Path:
+    return write_text(path, json.dumps(_finite_json(obj), indent=2, sort_keys=True) + "\n")
+
+
+def read_json(path: Path):
+    return json.loads(Path(path).read_text())
+
+
+def save_tensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict | None = None) -> Path:
+    """safetensors file with an optional JSON-serialisable ``metadata`` dict (stored as one JSON string)."""
+    tensors = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
+    meta = {"json": json.dumps(metadata)} if metadata is not None else None
+    return atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=meta))
+
+
+def load_tensors(path: Path) -> tuple[dict[str, torch.Tensor], dict | None]:
+    """Inverse of :func:`save_tensors`."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as f:
+        meta = f.metadata() or {}
+    return load_file(str(path)), (json.loads(meta["json"]) if "json" in meta else None)
+
+
+def versions() -> dict[str, str]:
+    """Library and platform versions recorded with every run."""
+    import numpy
+
+    return {
+        "spikegrad": spikegrad.__version__,
+        "torch": torch.__version__,
+        "numpy": numpy.__version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+
+
+def _parse_value(text: str):
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text
+
+
+def run_parameters(run_dir: Path, root: Path) -> dict:
+    """Parameters spelled in the run's path, e.g. ``dataset~yinyang/lr~0.01`` -> {dataset: yinyang, lr: 0.01}."""
+    params = {}
+    for part in Path(run_dir).relative_to(root).parts:
+        if "~" in part:
+            key, value = part.split("~", 1)
+            params[key] = _parse_value(value)
+    return params
+
+
+def load_runs(root: Path, paths: list[Path] | None = None, filename: str = "metrics.json") -> pd.DataFrame:
+    """One row per run: the parameters spelled in its path below ``root`` plus the scalar entries of its
+    ``metrics.json`` (``paths``: those files; default: every one under ``root``)."""
+    root = Path(root)
+    paths = sorted(root.rglob(filename)) if paths is None else [Path(p) for p in paths]
+    if not paths:
+        raise FileNotFoundError(f"no {filename} under {root}: no run has finished")
+    rows = []
+    for path in paths:
+        metrics = read_json(path)
+        row = run_parameters(path.parent, root)
+        row.update({k: v for k, v in metrics.items() if isinstance(v, int | float | str | bool)})
+        row["run_dir"] = str(path.parent)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def load_histories(root: Path, paths: list[Path]) -> pd.DataFrame:
+    """All ``history.csv`` files in ``paths`` stacked, with the parameters spelled in each run's path."""
+    frames = [pd.read_csv(p).assign(**run_parameters(Path(p).parent, Path(root))) for p in paths]
+    return pd.concat(frames, ignore_index=True)

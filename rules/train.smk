@@ -1,0 +1,18 @@
+rule train:
+    input:
+        notebook="notebooks/train.ipynb",
+        data=lambda wc: expand("data/processed/{dataset}/{split}.h5", dataset=wc.dataset, split=SPLITS),
+    output:
+        metrics=f"results/train/{TRAIN.wildcard_pattern}/metrics.json",
+        history=f"results/train/{TRAIN.wildcard_pattern}/history.csv",
+        notebook=f"results/train/{TRAIN.wildcard_pattern}/train.ipynb",
+    log:
+        f"logs/train/{TRAIN.wildcard_pattern}.log",
+    params:
+        args=train_notebook_args,
+    threads: 1
+    resources:
+        runtime=60 * 4,
+        mem_mb=4000,
+    shell:
+        "OMP_NUM_THREADS={threads} papermill {input.notebook} {output.notebook} {params.args} > {log} 2>&1"

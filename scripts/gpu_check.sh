@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Build, check and time every GPU kernel in one call (run on a CUDA machine from the repository root).
+# Uses the machine's own PyTorch + Triton (e.g. PyTorch 2.11 / Triton 3.6) and installs nothing: the package
+# is taken from lib/. Writes results/bench/*.json and prints the test summary and the timings.
+set -euo pipefail
+export PYTHONPATH="$PWD/lib${PYTHONPATH:+:$PYTHONPATH}"
+python -c "import torch, triton; assert torch.cuda.is_available(), 'no CUDA device'; \
+print('torch', torch.__version__, 'triton', triton.__version__, torch.cuda.get_device_name())"
+python -m pytest -q -p no:cacheprovider -m gpu tests/kernels
+mkdir -p results/bench
+for dtype in float32 float64; do
+  python -m spikegrad.bench.lif_scan --out "results/bench/lif_scan_${dtype}.json" --dtype "$dtype"
+done
+cat results/bench/*.json

@@ -1,0 +1,67 @@
+import subprocess
+import sys
+
+import pytest
+
+from spikegrad.data import DATASETS, SPLITS, DataError, SpikeData, load, path_for, prepare
+
+
+def test_names():
+    assert set(DATASETS) == {"yinyang", "digits"}
+    assert SPLITS == ("train", "validation", "test")
+
+
+def test_unknown_name_or_split():
+    with pytest.raises(ValueError, match="unknown dataset 'mnist'; valid: digits, yinyang"):
+        load("mnist", "train")
+    with pytest.raises(ValueError, match="unknown split 'val'; valid: train, validation, test"):
+        load("digits", "val")
+    with pytest.raises(ValueError, match="valid: digits, yinyang"):
+        prepare("nope", "anywhere")
+
+
+def test_load_generates_with_kwargs():
+    d = load("yinyang", "test", n=30, seed=3)
+    assert isinstance(d, SpikeData) and len(d) == 30 and d.meta["params"]["seed"] == 3
+
+
+def test_prepare_and_load_from_root(tmp_path):
+    paths = prepare("digits", tmp_path)
+    assert paths == [tmp_path / "digits" / f"{s}.h5" for s in SPLITS]
+    assert all(p.is_file() for p in paths)
+    for split in SPLITS:
+        from_file = load("digits", split, root=tmp_path)
+        assert from_file == load("digits", split)
+    # kwargs must agree with the file's recorded parameters
+    assert len(load("digits", "test", root=tmp_path, t_max=20.0)) == 360
+    with pytest.raises(ValueError, match="t_max"):
+        load("digits", "test", root=tmp_path, t_max=10.0)
+    # no file for this dataset under root: generated instead
+    assert len(load("yinyang", "test", root=tmp_path, n=12)) == 12
+    # a corrupt file is reported, not regenerated silently
+    path_for("digits", "train", tmp_path).write_bytes(b"garbage")
+    with pytest.raises(DataError, match="train.h5"):
+        load("digits", "train", root=tmp_path)
+
+
+def run_cli(*args, cwd):
+    return subprocess.run(
+        [sys.executable, "-m", "spikegrad.data", *args], capture_output=True, text=True, cwd=cwd, timeout=120
+    )
+
+
+def test_cli_prepare(tmp_path):
+    result = run_cli("prepare", "yinyang", "--root", str(tmp_path / "data"), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert lines == [str(tmp_path / "data" / "yinyang" / f"{s}.h5") for s in SPLITS]
+    assert len(SpikeData.load(lines[0])) == 5000
+
+
+def test_cli_bad_name(tmp_path):
+    result = run_cli("prepare", "nope", "--root", str(tmp_path), cwd=tmp_path)
+    assert result.returncode != 0
+    assert result.stdout == ""
+    message = result.stderr.strip().splitlines()
+    assert len(message) == 1 and "unknown dataset 'nope'" in message[0] and "yinyang" in message[0]
+    assert not (tmp_path / "nope").exists()

@@ -1,0 +1,105 @@
+import math
+
+import pandas as pd
+import pytest
+import torch
+
+import spikegrad.train as train_module
+from spikegrad import results
+from spikegrad.data import load
+from spikegrad.model import LIFParams, NetworkSpec, WeightInit
+from spikegrad.network import SNN
+from spikegrad.train import TrainConfig, check_config, fit, learning_rate
+
+CFG = TrainConfig(epochs=3, batch_size=32, lr=0.01, loss="max", dt=1.0, schedule="exponential", lr_decay=0.9)
+
+
+@pytest.fixture(scope="module")
+def data():
+    full = {split: load("yinyang", split) for split in ("train", "validation", "test")}
+    return (
+        full["train"].subset(range(150)),
+        full["validation"].subset(range(70)),
+        full["test"].subset(range(70)),
+    )
+
+
+def model():
+    spec = NetworkSpec(n_in=5, n_hidden=(20,), n_out=3, lif=LIFParams(dt=1.0))
+    return SNN(spec, hidden_init=WeightInit(5.0, 2.5), seed=1)
+
+
+def test_fit_writes_complete_finite_results(tmp_path, data):
+    metrics = fit(model(), *data, CFG, tmp_path, record={"dataset": "yinyang"}, progress=False)
+    on_disk = results.read_json(tmp_path / "metrics.json")
+    assert on_disk["test_accuracy"] == metrics["test_accuracy"]
+    assert on_disk["n_test"] == 70 and on_disk["dataset"] == "yinyang"  # every test sample, partial batch too
+    assert on_disk["versions"]["torch"] == torch.__version__
+    history = pd.read_csv(tmp_path / "history.csv")
+    assert history["epoch"].tolist() == [1, 2, 3]
+    assert history["lr"].tolist() == pytest.approx([0.01, 0.009, 0.0081])
+    assert history.drop(columns="lr").map(math.isfinite).all().all()
+    assert metrics["best_val_accuracy"] == history["val_accuracy"].max()
+    assert (tmp_path / "weights.safetensors").exists()
+
+
+def test_training_learns_yinyang(tmp_path, data):
+    train = load("yinyang", "train").subset(range(1000))
+    validation = load("yinyang", "validation").subset(range(300))
+    metrics = fit(model(), train, validation, data[2], CFG._replace(epochs=6), tmp_path, progress=False)
+    assert metrics["best_val_accuracy"] > 0.65  # chance is 1/3; this run reaches 0.78
+
+
+def test_resumed_run_ends_with_the_same_metrics(tmp_path, data, monkeypatch):
+    reference = fit(model(), *data, CFG, tmp_path / "straight", progress=False)
+    real_evaluate = train_module.evaluate
+    calls = {"n": 0}
+
+    def crash_in_second_epoch(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt("killed")
+        return real_evaluate(*args, **kwargs)
+
+    monkeypatch.setattr(train_module, "evaluate", crash_in_second_epoch)
+    with pytest.raises(KeyboardInterrupt):
+        fit(model(), *data, CFG, tmp_path / "resumed", progress=False)
+    assert not (tmp_path / "resumed" / "metrics.json").exists()  # an interrupted run never looks complete
+    assert len(pd.read_csv(tmp_path / "resumed" / "history.csv")) == 1
+    monkeypatch.setattr(train_module, "evaluate", real_evaluate)
+    resumed = fit(model(), *data, CFG, tmp_path / "resumed", progress=False)
+    for key in ("test_accuracy", "test_loss", "best_epoch", "best_val_accuracy", "final_train_accuracy"):
+        assert resumed[key] == reference[key], key
+    straight = pd.read_csv(tmp_path / "straight" / "history.csv").drop(columns="seconds")
+    again = pd.read_csv(tmp_path / "resumed" / "history.csv").drop(columns="seconds")
+    pd.testing.assert_frame_equal(straight, again)
+
+
+def test_checkpoint_of_another_configuration_is_not_resumed(tmp_path, data):
+    fit(model(), *data, CFG._replace(epochs=1), tmp_path, progress=False)
+    with pytest.raises(ValueError, match="another configuration"):
+        fit(model(), *data, CFG._replace(epochs=1, lr=0.5), tmp_path, progress=False)
+
+
+def test_non_finite_loss_stops_with_a_clear_message(tmp_path, data):
+    net = model()
+    with torch.no_grad():
+        net.readout.weight.fill_(math.inf)
+    with pytest.raises(FloatingPointError, match="non-finite loss .* epoch 0 batch 0"):
+        fit(net, *data, CFG, tmp_path, progress=False)
+    assert not (tmp_path / "metrics.json").exists()
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [dict(lr=0.0), dict(lr=math.nan), dict(batch_size=0), dict(epochs=0), dict(loss="nope"), dict(dt=-1.0)],
+)
+def test_invalid_config_is_rejected(bad):
+    with pytest.raises(ValueError):
+        check_config(CFG._replace(**bad))
+
+
+def test_cosine_schedule_ends_near_zero():
+    cfg = CFG._replace(schedule="cosine", epochs=10)
+    assert learning_rate(cfg, 0) == cfg.lr
+    assert learning_rate(cfg, 9) < 0.03 * cfg.lr

@@ -1,0 +1,84 @@
+"""End to end: the Snakemake workflow at the smoke scale, run in a temporary copy of the repository."""
+
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+WORKFLOW = ["Snakefile", "rules", "config", "notebooks", "scripts", "report"]
+
+
+def copy_workflow(dest: Path) -> Path:
+    for name in WORKFLOW:
+        src = REPO / name
+        (shutil.copytree if src.is_dir() else shutil.copy)(src, dest / name)
+    return dest
+
+
+def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    return subprocess.run(
+        [sys.executable, "-m", "snakemake", "--cores", "2", *args],
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+
+
+@pytest.mark.slow
+def test_smoke_workflow_produces_figures_metrics_and_report(tmp_path):
+    workdir = copy_workflow(tmp_path)
+    run = snakemake(workdir, "all", "--config", "scale=smoke")
+    assert run.returncode == 0, run.stderr[-3000:]
+    for figure in ("accuracy_vs_lr.png", "learning_curves.png"):
+        assert (workdir / "figures" / "foundation" / figure).stat().st_size > 10_000
+    metrics = sorted((workdir / "results" / "train").rglob("metrics.json"))
+    assert len(metrics) == len((workdir / "config/sweeps/train_smoke.tsv").read_text().splitlines()) - 1
+    for path in metrics:
+        values = json.loads(path.read_text())
+        assert 0.0 <= values["test_accuracy"] <= 1.0 and math.isfinite(values["test_loss"])
+        assert values["versions"]["torch"] and values["seed"] == 0
+        executed = nbformat.read(path.parent / "train.ipynb", as_version=4)
+        assert any("injected-parameters" in c.metadata.get("tags", []) for c in executed.cells)
+    summary = (workdir / "results" / "tables" / "train_summary.csv").read_text()
+    assert summary.splitlines()[0] == "dataset,lr,test_accuracy_mean,test_accuracy_sd,seeds"
+
+    report = snakemake(workdir, "all", "--config", "scale=smoke", "--report", "report.html")
+    assert report.returncode == 0, report.stderr[-3000:]
+    assert (workdir / "report.html").stat().st_size > 10_000
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [("scale=huge", "scale"), ("device=gpu0", "device")],
+)
+def test_invalid_config_stops_before_any_job(tmp_path, override, message):
+    run = snakemake(copy_workflow(tmp_path), "all", "--dry-run", "--config", override)
+    assert run.returncode != 0
+    assert message in run.stdout + run.stderr
+    assert not (tmp_path / "results").exists()
+
+
+def test_malformed_sweep_table_is_reported_with_file_and_row(tmp_path):
+    workdir = copy_workflow(tmp_path)
+    (workdir / "config/sweeps/train_smoke.tsv").write_text("dataset\tlr\tseed\nyinyang\t-0.1\t0\n")
+    run = snakemake(workdir, "all", "--dry-run", "--config", "scale=smoke")
+    assert run.returncode != 0
+    assert "train_smoke.tsv row 2: lr must be positive" in run.stdout + run.stderr
+
+
+def test_notebooks_are_stored_without_outputs_and_have_a_parameters_cell():
+    for path in (REPO / "notebooks").glob("*.ipynb"):
+        nb = nbformat.read(path, as_version=4)
+        code = [c for c in nb.cells if c.cell_type == "code"]
+        assert all(not c.outputs and c.execution_count is None for c in code), path
+        assert sum("parameters" in c.metadata.get("tags", []) for c in code) == 1, path
