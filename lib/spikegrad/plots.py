@@ -55,7 +55,8 @@ def learning_curves(history: pd.DataFrame) -> plt.Figure:
     datasets = sorted(history["dataset"].unique())
     fig, axes = plt.subplots(1, len(datasets), figsize=(3.6 * len(datasets), 3.2), squeeze=False)
     for ax, name in zip(axes[0], datasets, strict=True):
-        df = history[history["dataset"] == name].assign(accuracy=lambda d: 100 * d["val_accuracy"])
+        df = history[history["dataset"] == name].sort_values("lr")
+        df = df.assign(accuracy=100 * df["val_accuracy"], lr=df["lr"].map("{:g}".format))  # one colour per value
         sns.lineplot(df, x="epoch", y="accuracy", hue="lr", errorbar="sd", palette="viridis", ax=ax)
         ax.set(title=name, ylabel="validation accuracy (%)", ylim=(0, 100))
         ax.legend(title="lr", fontsize="small")
