@@ -15,19 +15,6 @@ def test_json_round_trip_and_refusal_of_non_finite_numbers(tmp_path):
     assert list(tmp_path.glob(".*.tmp")) == []
 
 
-def test_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
-    path = results.write_text(tmp_path / "f.txt", "old")
-
-    def fail(tmp):
-        open(tmp, "w").write("half")
-        raise RuntimeError("disk full")
-
-    with pytest.raises(RuntimeError):
-        results.atomic_write(path, fail)
-    assert path.read_text() == "old"
-    assert [p.name for p in tmp_path.iterdir()] == ["f.txt"]
-
-
 def test_tensors_round_trip_with_metadata(tmp_path):
     tensors = {"w": torch.randn(3, 2), "step": torch.tensor(4.0)}
     results.save_tensors(tmp_path / "t.safetensors", tensors, {"epoch": 3, "best": {"acc": 0.9}})

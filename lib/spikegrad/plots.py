@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-from spikegrad import results  # noqa: E402
+from spikegrad.atomic import atomic_write  # noqa: E402
 
 
 def set_style() -> None:
@@ -20,7 +20,7 @@ def set_style() -> None:
 def save(fig: plt.Figure, path: Path) -> Path:
     """Write ``fig`` atomically (format from the suffix) and close it."""
     path = Path(path)
-    results.atomic_write(path, lambda tmp: fig.savefig(tmp, format=path.suffix[1:], bbox_inches="tight", dpi=150))
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format=path.suffix[1:], bbox_inches="tight", dpi=150))
     plt.close(fig)
     return path
 

@@ -3,9 +3,7 @@ run of a study into one table. A run directory is complete only when its ``metri
 
 import json
 import math
-import os
 import platform
-import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -13,27 +11,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 import spikegrad
-
-_UMASK = os.umask(0)
-os.umask(_UMASK)
-
-
-def atomic_write(path: Path, write) -> Path:
-    """Call ``write(tmp_path)`` on a temporary file beside ``path``, fsync it, then rename it over ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp creates 0600; results are ordinary files
-    try:
-        write(tmp)
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+from spikegrad.atomic import atomic_write
 
 
 def write_text(path: Path, text: str) -> Path:

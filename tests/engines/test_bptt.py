@@ -1,13 +1,13 @@
-"""The scan-based BPTT engine against an independent path (autograd unrolled through lif_step) and against
-finite differences where the surrogate gradient is exact (non-spiking layers)."""
+"""The scan-based BPTT engine against an independent path (autograd unrolled through model.lif_step) and
+against finite differences where the surrogate gradient is exact (non-spiking layers)."""
 
 import pytest
 import torch
 
 from spikegrad.engines.bptt import LIFScan, hidden_layer, readout
 from spikegrad.losses import cross_entropy
-from spikegrad.model import LIFParams
-from spikegrad.surrogate import SurrogateParams
+from spikegrad.model import LIFParams, lif_step, rest_state
+from spikegrad.surrogate import SurrogateParams, spike
 
 P = LIFParams(tau_mem=10.0, tau_syn=5.0, dt=1.0)
 
@@ -19,21 +19,37 @@ def inputs(T=25, B=3, n_in=6, n=5, seed=0):
     return x, w
 
 
+def unrolled(x, w, w_rec, lif, sg, detach_reset):
+    """The same layer written step by step with model.lif_step; autograd differentiates it."""
+    h = x @ w.T
+    state = rest_state(h.shape[1], h.shape[2], h)
+    z = torch.zeros_like(state.v)
+    spikes = []
+    for h_t in h:
+        z, _, state = lif_step(h_t + z @ w_rec.T, state, lif, lambda v: spike(v, sg.shape, sg.slope), detach_reset)
+        spikes.append(z)
+    return torch.stack(spikes)
+
+
 @pytest.mark.parametrize("reset", ["zero", "subtract"])
 @pytest.mark.parametrize("detach_reset", [True, False])
-def test_scan_equals_autograd_unrolled_loop(reset, detach_reset):
+@pytest.mark.parametrize("recurrent", [False, True])
+def test_engine_equals_autograd_unrolled_loop(reset, detach_reset, recurrent):
     lif = P._replace(reset=reset)
     x, w = inputs()
+    gen = torch.Generator().manual_seed(1)
+    w_rec = (torch.randn(5, 5, generator=gen, dtype=torch.float64) * 0.3 * recurrent).requires_grad_()
     sg = SurrogateParams("fast_sigmoid", 5.0)
-    z_scan = hidden_layer(x, w, None, lif, sg, detach_reset)
-    # a zero recurrent matrix takes the unrolled path: same dynamics, gradients by plain autograd
-    z_loop = hidden_layer(x, w, torch.zeros(5, 5, dtype=torch.float64), lif, sg, detach_reset)
-    assert torch.equal(z_scan, z_loop)
-    assert 0 < z_scan.mean() < 0.5  # the layer spikes, so the reset path is exercised
-    g = torch.randn_like(z_scan)
-    (grad_scan,) = torch.autograd.grad(z_scan, w, g)
-    (grad_loop,) = torch.autograd.grad(z_loop, w, g)
-    assert torch.allclose(grad_scan, grad_loop, rtol=1e-10, atol=1e-12)
+    z_engine = hidden_layer(x, w, w_rec if recurrent else None, lif, sg, detach_reset)
+    z_loop = unrolled(x, w, w_rec, lif, sg, detach_reset)
+    assert torch.equal(z_engine, z_loop)
+    assert 0 < z_engine.mean() < 0.5  # the layer spikes, so the reset path is exercised
+    g = torch.randn_like(z_engine)
+    params = (w, w_rec) if recurrent else (w,)
+    for got, expected in zip(
+        torch.autograd.grad(z_engine, params, g), torch.autograd.grad(z_loop, params, g), strict=True
+    ):
+        assert torch.allclose(got, expected, rtol=1e-10, atol=1e-12)
 
 
 def test_non_spiking_scan_passes_gradcheck():

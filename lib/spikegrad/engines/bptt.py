@@ -3,16 +3,23 @@
 Feed-forward layers project all time steps at once (h = x Wᵀ) and run the time loop as one autograd Function,
 :class:`LIFScan`, whose forward and reverse scans are the kernels in :mod:`spikegrad.kernels.lif_scan`
 (Triton on CUDA, PyTorch elsewhere). It stores the pre-reset voltage U [T, B, N] for the backward pass.
-Recurrent layers step through time with :func:`spikegrad.model.lif_step` and let autograd unroll the loop.
+Recurrent layers, whose input depends on their own last spikes, run the same steps in
+:class:`RecurrentLIFScan` with a hand-written reverse loop (no autograd graph per step).
 """
 
 import math
 
 import torch
 
-from spikegrad.kernels.lif_scan import lif_scan_backward, lif_scan_forward
-from spikegrad.model import LIFParams, decay_factors, lif_step, rest_state
-from spikegrad.surrogate import SurrogateParams, spike, surrogate_derivative
+from spikegrad.kernels.lif_scan import (
+    ScanConstants,
+    lif_scan_backward,
+    lif_scan_forward,
+    lif_step_bwd_ref,
+    lif_step_ref,
+)
+from spikegrad.model import LIFParams, decay_factors
+from spikegrad.surrogate import SurrogateParams, surrogate_derivative
 
 
 class LIFScan(torch.autograd.Function):
@@ -44,6 +51,42 @@ class LIFScan(torch.autograd.Function):
         return grad_h, None, None, None
 
 
+class RecurrentLIFScan(torch.autograd.Function):
+    """z = LIF time loop with recurrent input: h'_n = h_n + W_rec z_{n−1} (model docstring).
+
+    Forward and reverse steps are :func:`~spikegrad.kernels.lif_scan.lif_step_ref` and
+    :func:`~spikegrad.kernels.lif_scan.lif_step_bwd_ref`; in reverse, ∂L/∂z_n also receives
+    W_recᵀ ∂L/∂h'_{n+1}, and ∂L/∂W_rec = Σ_n (∂L/∂h'_{n+1})ᵀ z_n.
+    """
+
+    @staticmethod
+    def forward(ctx, h, w_rec, lif: LIFParams, surrogate: SurrogateParams, detach_reset: bool):
+        alpha, beta, c = decay_factors(lif)
+        k = ScanConstants(alpha, beta, c, lif.threshold, lif.reset == "subtract", True, detach_reset)
+        z = torch.zeros_like(h)
+        u = torch.empty_like(h)
+        v = i = z_prev = torch.zeros_like(h[0])
+        for t in range(h.shape[0]):
+            z[t], u[t], v, i = lif_step_ref(h[t] + z_prev @ w_rec.T, v, i, k)
+            z_prev = z[t]
+        ctx.save_for_backward(u, z, w_rec)
+        ctx.constants, ctx.surrogate = k, surrogate
+        return z
+
+    @staticmethod
+    def backward(ctx, grad_z):
+        u, z, w_rec = ctx.saved_tensors
+        k = ctx.constants
+        sg = surrogate_derivative(ctx.surrogate.shape)(u - k.theta, ctx.surrogate.slope)
+        grad_h = torch.empty_like(u)
+        a_v = a_i = g_next = torch.zeros_like(u[0])
+        for t in reversed(range(u.shape[0])):
+            grad_h[t], a_v, a_i = lif_step_bwd_ref(grad_z[t] + g_next @ w_rec, None, u[t], sg[t], a_v, a_i, k)
+            g_next = grad_h[t]
+        grad_w_rec = grad_h[1:].flatten(0, 1).T @ z[:-1].flatten(0, 1)
+        return grad_h, grad_w_rec, None, None, None
+
+
 def hidden_layer(
     x: torch.Tensor,
     weight: torch.Tensor,
@@ -56,17 +99,7 @@ def hidden_layer(
     h = x @ weight.T
     if recurrent is None:
         return LIFScan.apply(h, lif, surrogate, detach_reset)[0]
-
-    def spike_fn(v):
-        return spike(v, surrogate.shape, surrogate.slope)
-
-    state = rest_state(x.shape[1], weight.shape[0], h)
-    z = torch.zeros_like(state.v)
-    spikes = []
-    for h_t in h:
-        z, _, state = lif_step(h_t + z @ recurrent.T, state, lif, spike_fn, detach_reset)
-        spikes.append(z)
-    return torch.stack(spikes)
+    return RecurrentLIFScan.apply(h, recurrent, lif, surrogate, detach_reset)
 
 
 def readout(x: torch.Tensor, weight: torch.Tensor, lif: LIFParams) -> torch.Tensor:

@@ -46,6 +46,7 @@ triton was imported), the PyTorch references (``lif_scan_fwd_ref``, ``lif_scan_b
 """
 
 import math
+from typing import NamedTuple
 
 import torch
 
@@ -263,24 +264,57 @@ def lif_scan_bwd(
     return grad_h
 
 
+class ScanConstants(NamedTuple):
+    """α, β, c, ϑ and the reset rule of one scan (module docstring); ``spiking`` is False for ϑ = ∞."""
+
+    alpha: float
+    beta: float
+    c: float
+    theta: float
+    subtract: bool
+    spiking: bool
+    detach_reset: bool = True
+
+
+def lif_step_ref(h_t: torch.Tensor, v: torch.Tensor, i: torch.Tensor, k: ScanConstants):
+    """One forward step: returns (z_t, U_t, V_t, I_t) from the input current h_t and the state (V, I)."""
+    i = i + h_t
+    u = k.alpha * v + k.c * i
+    if not k.spiking:
+        return torch.zeros_like(u), u, u, k.beta * i
+    z = (u >= k.theta).to(u.dtype)
+    v = u - k.theta * z if k.subtract else u * (1.0 - z)
+    return z, u, v, k.beta * i
+
+
+def lif_step_bwd_ref(g_z, g_u, u_t, sg_t, a_v, a_i, k: ScanConstants):
+    """One reverse step: from ∂L/∂z_t and ∂L/∂U_t (None = 0) and the adjoints (a_V, a_I) after step t,
+    returns (∂L/∂h_t, a_V, a_I) before it."""
+    keep = a_v if k.subtract or not k.spiking else a_v * (1.0 - (u_t >= k.theta).to(u_t.dtype))  # a_V ∂V/∂U
+    g_u = keep if g_u is None else g_u + keep
+    if k.spiking:
+        if not k.detach_reset:
+            g_z = (0.0 if g_z is None else g_z) - a_v * (k.theta if k.subtract else u_t)
+        if g_z is not None:
+            g_u = g_u + g_z * sg_t
+    g_i = g_u * k.c + a_i * k.beta
+    return g_i, g_u * k.alpha, g_i
+
+
+def _constants(alpha, beta, c, theta, reset, spiking, detach_reset=True) -> ScanConstants:
+    return ScanConstants(alpha, beta, c, theta, reset == "subtract", spiking, detach_reset)
+
+
 def lif_scan_fwd_ref(
     h: torch.Tensor, alpha: float, beta: float, c: float, theta: float, reset: str = "zero"
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Forward scan in plain PyTorch, looping over T; returns (z, U). See the module docstring."""
-    spiking = _check_fwd(h, theta, reset)
+    k = _constants(alpha, beta, c, theta, reset, _check_fwd(h, theta, reset))
     z = torch.zeros_like(h)
     u = torch.empty_like(h)
-    v = torch.zeros_like(h[0])
-    i = torch.zeros_like(h[0])
+    v = i = torch.zeros_like(h[0])
     for t in range(h.shape[0]):
-        i = i + h[t]
-        u[t] = alpha * v + c * i
-        i = beta * i
-        if spiking:
-            z[t] = (u[t] >= theta).to(h.dtype)
-            v = u[t] - theta * z[t] if reset == "subtract" else u[t] * (1.0 - z[t])
-        else:
-            v = u[t]
+        z[t], u[t], v, i = lif_step_ref(h[t], v, i, k)
     return z, u
 
 
@@ -297,29 +331,19 @@ def lif_scan_bwd_ref(
     detach_reset: bool = True,
 ) -> torch.Tensor:
     """Backward scan in plain PyTorch, looping over T in reverse; returns ∂L/∂h. See the module docstring."""
-    spiking = _check_bwd(grad_z, grad_u, u, sg, theta, reset)
+    k = _constants(alpha, beta, c, theta, reset, _check_bwd(grad_z, grad_u, u, sg, theta, reset), detach_reset)
     grad_h = torch.empty_like(u)
-    a_v = torch.zeros_like(u[0])
-    a_i = torch.zeros_like(u[0])
+    a_v = a_i = torch.zeros_like(u[0])
     for t in reversed(range(u.shape[0])):
-        gu = torch.zeros_like(a_v) if grad_u is None else grad_u[t]
-        if spiking:
-            z = (u[t] >= theta).to(u.dtype)
-            gz = torch.zeros_like(a_v) if grad_z is None else grad_z[t]
-            if reset == "subtract":
-                if not detach_reset:
-                    gz = gz - a_v * theta
-                gu = gu + a_v
-            else:
-                if not detach_reset:
-                    gz = gz - a_v * u[t]
-                gu = gu + a_v * (1.0 - z)
-            gu = gu + gz * sg[t]
-        else:
-            gu = gu + a_v
-        grad_h[t] = gu * c + a_i * beta
-        a_v = gu * alpha
-        a_i = grad_h[t]
+        grad_h[t], a_v, a_i = lif_step_bwd_ref(
+            None if grad_z is None else grad_z[t],
+            None if grad_u is None else grad_u[t],
+            u[t],
+            None if sg is None else sg[t],
+            a_v,
+            a_i,
+            k,
+        )
     return grad_h
 
 
