@@ -1,5 +1,6 @@
 import math
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -7,6 +8,7 @@ import torch
 import spikegrad.train as train_module
 from spikegrad import results
 from spikegrad.data import load
+from spikegrad.data.augment import Transform
 from spikegrad.model import LIFParams, NetworkSpec, WeightInit
 from spikegrad.network import SNN
 from spikegrad.train import TrainConfig, check_config, fit, learning_rate
@@ -73,6 +75,20 @@ def test_resumed_run_ends_with_the_same_metrics(tmp_path, data, monkeypatch):
     straight = pd.read_csv(tmp_path / "straight" / "history.csv").drop(columns="seconds")
     again = pd.read_csv(tmp_path / "resumed" / "history.csv").drop(columns="seconds")
     pd.testing.assert_frame_equal(straight, again)
+
+
+def test_augmentation_is_applied_per_epoch_and_resumes_identically(tmp_path, data, monkeypatch):
+    cfg = CFG._replace(epochs=2, augment=(Transform("shift_channels", {"max_shift": 1}),))
+    seen = []
+    real_inputs = train_module._inputs
+    monkeypatch.setattr(train_module, "_inputs", lambda d, *a: seen.append(d) or real_inputs(d, *a))
+    fit(model(), *data, cfg, tmp_path, progress=False)
+    shifted = {id(d): d for d in seen if d.meta.get("transforms")}
+    assert len(shifted) == 2  # one augmented copy of the training split per epoch
+    first, second = shifted.values()
+    assert len(first) == len(data[0]) and not np.array_equal(first.units, second.units)
+    with pytest.raises(ValueError, match="unknown transform"):
+        check_config(CFG._replace(augment=(Transform("mirror", {}),)))
 
 
 def test_checkpoint_of_another_configuration_is_not_resumed(tmp_path, data):

@@ -4,7 +4,8 @@ model selection, and a single test evaluation of the selected weights at the end
 Files written to ``out_dir`` (each atomically): ``checkpoint.safetensors`` (weights, optimiser state, best
 weights and progress, rewritten every epoch), ``history.csv`` (one row per finished epoch), ``weights.safetensors``
 (the selected weights) and, last, ``metrics.json``; a run is complete only when ``metrics.json`` exists.
-Batch order depends only on (seed, epoch), so a resumed run repeats the uninterrupted one exactly.
+Batch order and augmentation depend only on (seed, epoch), so a resumed run repeats the uninterrupted one
+exactly.
 """
 
 import json
@@ -19,6 +20,7 @@ from tqdm.auto import tqdm
 
 from spikegrad import results
 from spikegrad.data import SpikeData
+from spikegrad.data.augment import Transform, apply, resolve
 from spikegrad.losses import check_loss, cross_entropy
 from spikegrad.network import SNN
 
@@ -34,7 +36,8 @@ class TrainConfig(NamedTuple):
     loss: str = "max"  # see spikegrad.losses.READOUTS
     dt: float = 1.0  # ms, input time bin
     n_steps: int | None = None  # time steps per trial; default ceil(duration / dt)
-    seed: int = 0  # batch order (the network's initial weights have their own seed)
+    seed: int = 0  # batch order and augmentation draws (the network's initial weights have their own seed)
+    augment: tuple[Transform, ...] = ()  # applied to the training split afresh each epoch (data.augment)
 
 
 def check_config(cfg: TrainConfig) -> TrainConfig:
@@ -52,6 +55,8 @@ def check_config(cfg: TrainConfig) -> TrainConfig:
     if not (math.isfinite(cfg.dt) and cfg.dt > 0):
         raise ValueError(f"dt must be a positive number of ms, got {cfg.dt!r}")
     check_loss(cfg.loss)
+    for transform in cfg.augment:
+        resolve(transform)
     return cfg
 
 
@@ -157,8 +162,9 @@ def fit(
         model.train()
         device = next(model.parameters()).device
         n_seen, loss_sum, correct = 0, 0.0, 0
-        for b, idx in enumerate(train.batches(cfg.batch_size, shuffle=True, seed=cfg.seed, epoch=epoch)):
-            x, y = _inputs(train, idx, cfg, device)
+        data = apply(train, cfg.augment, seed=cfg.seed, epoch=epoch) if cfg.augment else train
+        for b, idx in enumerate(data.batches(cfg.batch_size, shuffle=True, seed=cfg.seed, epoch=epoch)):
+            x, y = _inputs(data, idx, cfg, device)
             loss, logits = cross_entropy(cfg.loss, model(x).voltage, y)
             if not torch.isfinite(loss):
                 raise FloatingPointError(

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from spikegrad.atomic import atomic_write
+
 from .spikedata import DataError, SpikeData
 
 N_CHANNELS = 700  # cochlea channels of SHD/SSC
@@ -36,17 +38,15 @@ def write_shd(
 ) -> Path:
     """Write one split: per-sample spike ``times`` (s) and ``units``, ``labels``, class names ``keys`` and
     ``speakers``, in the published layout (dtypes as in the module docstring). Optional root ``attrs``
-    (strings or numbers) record provenance. Written to ``path.tmp`` and renamed, so never half-written."""
+    (strings or numbers) record provenance. Written atomically, so never half-written."""
     import h5py
 
     n = len(labels)
     if not (len(times) == len(units) == len(speakers) == n):
         raise ValueError(f"times, units, labels, speakers differ in length: {len(times)}, {len(units)}, {n}, "
                          f"{len(speakers)}")  # fmt: skip
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    try:
+
+    def write(tmp: str) -> None:
         with h5py.File(tmp, "w") as f:
             t_ds = f.create_dataset("spikes/times", (n,), dtype=h5py.vlen_dtype(np.float16))
             u_ds = f.create_dataset("spikes/units", (n,), dtype=h5py.vlen_dtype(np.uint16))
@@ -58,10 +58,8 @@ def write_shd(
             f.create_dataset("extra/speaker", data=np.asarray(speakers, dtype=np.uint16))
             for key, value in (attrs or {}).items():
                 f.attrs[key] = value
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+
+    path = atomic_write(Path(path), write)
     return path
 
 

@@ -24,6 +24,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from spikegrad.atomic import atomic_write
+
 FORMAT = "spikegrad.SpikeData"
 FORMAT_VERSION = 1
 
@@ -320,18 +322,16 @@ class SpikeData:
     # ------------------------------------------------------------------ files
 
     def save(self, path: str | os.PathLike) -> Path:
-        """Write HDF5 to ``path`` atomically (``path.tmp``, then rename), creating folders; return the path.
+        """Write HDF5 to ``path`` atomically (:func:`spikegrad.atomic.atomic_write`), creating folders.
 
         Layout: datasets ``times``, ``units``, ``offsets``, ``labels``; root attributes ``format``,
         ``format_version``, ``n_units``, ``n_classes``, ``duration``, ``name`` and ``meta`` (a JSON string).
         """
         import h5py
 
-        path = Path(path)
         meta_json = json.dumps(self.meta, default=_json_default, sort_keys=True)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        try:
+
+        def write(tmp: str) -> None:
             with h5py.File(tmp, "w") as f:
                 for key in ("times", "units", "offsets", "labels"):
                     arr = getattr(self, key)
@@ -344,10 +344,8 @@ class SpikeData:
                 f.attrs["duration"] = self.duration
                 f.attrs["name"] = self.name
                 f.attrs["meta"] = meta_json
-            os.replace(tmp, path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+
+        path = atomic_write(Path(path), write)
         return path
 
     @classmethod
