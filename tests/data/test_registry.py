@@ -3,21 +3,36 @@ import sys
 
 import pytest
 
-from spikegrad.data import DATASETS, SPLITS, DataError, SpikeData, load, path_for, prepare
+from spikegrad.data import DATASETS, SPLITS, DataError, DatasetUnavailable, SpikeData, download, load, path_for, prepare
+
+ALL = ("digits", "fashion-mnist", "mnist", "nmnist", "shd", "spoken-commands", "spoken-digits", "ssc", "yinyang")
 
 
 def test_names():
-    assert set(DATASETS) == {"yinyang", "digits"}
+    assert DATASETS == ALL
     assert SPLITS == ("train", "validation", "test")
 
 
 def test_unknown_name_or_split():
-    with pytest.raises(ValueError, match="unknown dataset 'mnist'; valid: digits, yinyang"):
-        load("mnist", "train")
+    with pytest.raises(ValueError, match=f"unknown dataset 'emnist'; valid: {', '.join(ALL)}"):
+        load("emnist", "train")
     with pytest.raises(ValueError, match="unknown split 'val'; valid: train, validation, test"):
         load("digits", "val")
-    with pytest.raises(ValueError, match="valid: digits, yinyang"):
+    with pytest.raises(ValueError, match="unknown dataset 'nope'"):
         prepare("nope", "anywhere")
+
+
+def test_file_based_datasets_need_root_and_say_how_to_get_files(tmp_path):
+    with pytest.raises(ValueError, match="pass root="):
+        load("shd", "train")
+    with pytest.raises(DatasetUnavailable, match="python -m spikegrad.data prepare spoken-digits --root"):
+        load("spoken-digits", "train", root=tmp_path)
+    with pytest.raises(DatasetUnavailable, match="download shd"):
+        load("shd", "test", root=tmp_path)
+    with pytest.raises(ValueError, match="use download, not prepare"):
+        prepare("mnist", tmp_path)
+    with pytest.raises(ValueError, match="embedded .* use prepare"):
+        download("digits", tmp_path)
 
 
 def test_load_generates_with_kwargs():
@@ -65,3 +80,8 @@ def test_cli_bad_name(tmp_path):
     message = result.stderr.strip().splitlines()
     assert len(message) == 1 and "unknown dataset 'nope'" in message[0] and "yinyang" in message[0]
     assert not (tmp_path / "nope").exists()
+
+
+def test_cli_refuses_to_download_an_embedded_dataset(tmp_path):
+    result = run_cli("download", "digits", "--root", str(tmp_path), cwd=tmp_path)
+    assert result.returncode == 2 and "embedded" in result.stderr and "Traceback" not in result.stderr

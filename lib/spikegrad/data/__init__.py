@@ -1,11 +1,24 @@
 """Datasets as ragged spike events (:class:`SpikeData`) and the registry that loads them by name.
 
-Embedded datasets (no network): ``yinyang`` (Kriener et al. 2021, latency-coded as in EventProp) and
-``digits`` (latency-coded scikit-learn digits). ``python -m spikegrad.data prepare NAME --root DIR`` writes
-their splits.
+Embedded (no network): ``yinyang`` (Kriener et al. 2021, latency-coded as in EventProp), ``digits``
+(latency-coded scikit-learn digits), ``spoken-digits`` and ``spoken-commands`` (synthetic speech through a
+cochlea model, in the SHD file format). Published: ``shd``, ``ssc``, ``nmnist``, ``mnist``, ``fashion-mnist``.
+``python -m spikegrad.data prepare|download NAME --root DIR`` writes or fetches the files.
 """
 
-from .registry import DATASETS, SPLITS, load, path_for, prepare
+from .download import DatasetUnavailable
+from .registry import DATASETS, SPLITS, download, load, path_for, prepare
 from .spikedata import DataError, SpikeData, iter_batches
 
-__all__ = ["DATASETS", "SPLITS", "DataError", "SpikeData", "iter_batches", "load", "path_for", "prepare"]
+__all__ = [
+    "DATASETS",
+    "SPLITS",
+    "DataError",
+    "DatasetUnavailable",
+    "SpikeData",
+    "download",
+    "iter_batches",
+    "load",
+    "path_for",
+    "prepare",
+]

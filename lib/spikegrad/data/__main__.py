@@ -1,6 +1,7 @@
-"""Command line: ``python -m spikegrad.data prepare NAME --root DIR`` writes every split of a dataset.
+"""Command line: ``python -m spikegrad.data prepare|download NAME --root DIR``.
 
-Prints one line per written file; a bad dataset name exits with status 2 and a one-line message.
+``prepare`` builds an embedded dataset (no network); ``download`` fetches a published one. Prints one line per
+written file; bad input or a missing network exits with status 2 and a one-line message.
 """
 
 from __future__ import annotations
@@ -8,19 +9,21 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .registry import DATASETS, prepare
+from .registry import DATASETS, download, prepare
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m spikegrad.data", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    prep = commands.add_parser("prepare", help="generate all splits of a dataset and save them as HDF5")
-    prep.add_argument("name", help=f"dataset: {', '.join(sorted(DATASETS))}")
-    prep.add_argument("--root", required=True, help="folder; files go to ROOT/NAME/SPLIT.h5")
+    for command, help_text in (("prepare", "build all splits of an embedded dataset as HDF5"),
+                               ("download", "fetch a published dataset")):  # fmt: skip
+        sub = commands.add_parser(command, help=help_text)
+        sub.add_argument("name", help=f"dataset: {', '.join(DATASETS)}")
+        sub.add_argument("--root", required=True, help="data folder (e.g. data/processed)")
     args = parser.parse_args(argv)
     try:
-        paths = prepare(args.name, args.root)
-    except ValueError as e:
+        paths = (prepare if args.command == "prepare" else download)(args.name, args.root)
+    except ValueError as e:  # also DataError: missing network, corrupt or missing files
         print(f"{parser.prog}: error: {e}", file=sys.stderr)
         return 2
     for path in paths:
