@@ -8,8 +8,22 @@ from spikegrad.sweeps import read_sweep
 validate(config, "../config/schema.yaml")
 
 SCALE = config["scales"][config["scale"]]
+DATA = f"data/{config['scale']}"  # prepared datasets of this scale
+RESULTS = f"results/{config['scale']}"  # runs and tables of this scale
 TRAIN = Paramspace(read_sweep(SCALE["train_sweep"], sorted(config["datasets"])))
 SPLITS = ("train", "validation", "test")
+SPOKEN = ("spoken-digits", "spoken-commands")
+
+
+wildcard_constraints:
+    dataset="|".join(config["datasets"]),
+
+
+def prepare_args(wildcards):
+    """Extra arguments of `python -m spikegrad.data prepare` (the spoken sets' sizes at this scale)."""
+    if wildcards.dataset in SPOKEN and SCALE["spoken_sizes"] is not None:
+        return shlex.join(["--sizes", json.dumps(SCALE["spoken_sizes"])])
+    return ""
 
 
 def train_notebook_args(wildcards):
@@ -24,8 +38,8 @@ def train_notebook_args(wildcards):
         "epochs": SCALE["epochs"],
         "max_train": SCALE["max_train"],
         "device": config["device"],
-        "data_root": "data/processed",
-        "out_dir": f"results/train/{TRAIN.wildcard_pattern.format(**wildcards)}",
+        "data_root": DATA,
+        "out_dir": f"{RESULTS}/train/{TRAIN.wildcard_pattern.format(**wildcards)}",
         "progress": False,
     }
     return shlex.join(["-y", json.dumps(parameters)])
@@ -35,4 +49,5 @@ def get_final_outputs():
     return [
         "figures/foundation/accuracy_vs_lr.png",
         "figures/foundation/learning_curves.png",
+        *[f"figures/datasets/{name}_samples.png" for name in SPOKEN],
     ]

@@ -1,7 +1,11 @@
 rule prepare_data:
     output:
-        expand("data/processed/{{dataset}}/{split}.h5", split=SPLITS),
+        expand(f"{DATA}/{{{{dataset}}}}/{{split}}.h5", split=SPLITS),
+    params:
+        args=prepare_args,
     log:
-        "logs/data/{dataset}.log",
+        f"logs/{config['scale']}/data/{{dataset}}.log",
+    threads: 2
     shell:
-        "python -m spikegrad.data prepare {wildcards.dataset} --root data/processed > {log} 2>&1"
+        "OMP_NUM_THREADS={threads} python -m spikegrad.data prepare {wildcards.dataset} --root {DATA} {params.args} "
+        "> {log} 2>&1"

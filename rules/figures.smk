@@ -1,20 +1,22 @@
 rule table_train:
     input:
-        metrics=expand("results/train/{params}/metrics.json", params=TRAIN.instance_patterns),
-        history=expand("results/train/{params}/history.csv", params=TRAIN.instance_patterns),
+        metrics=expand(f"{RESULTS}/train/{{params}}/metrics.json", params=TRAIN.instance_patterns),
+        history=expand(f"{RESULTS}/train/{{params}}/history.csv", params=TRAIN.instance_patterns),
     output:
-        runs="results/tables/train_runs.csv",
-        history="results/tables/train_history.csv",
-        summary="results/tables/train_summary.csv",
+        runs=f"{RESULTS}/tables/train_runs.csv",
+        history=f"{RESULTS}/tables/train_history.csv",
+        summary=f"{RESULTS}/tables/train_summary.csv",
     log:
-        "logs/tables/train.log",
+        f"logs/{config['scale']}/tables/train.log",
+    params:
+        root=f"{RESULTS}/train",
     script:
         "../scripts/table_train.py"
 
 
 rule fig_accuracy_vs_lr:
     input:
-        runs="results/tables/train_runs.csv",
+        runs=f"{RESULTS}/tables/train_runs.csv",
     output:
         report(
             "figures/foundation/accuracy_vs_lr.png",
@@ -29,7 +31,7 @@ rule fig_accuracy_vs_lr:
 
 rule fig_learning_curves:
     input:
-        history="results/tables/train_history.csv",
+        history=f"{RESULTS}/tables/train_history.csv",
     output:
         report(
             "figures/foundation/learning_curves.png",
@@ -40,3 +42,22 @@ rule fig_learning_curves:
         "logs/figures/foundation/learning_curves.log",
     script:
         "../scripts/fig_learning_curves.py"
+
+
+rule fig_spoken_samples:
+    input:
+        test=f"{DATA}/{{dataset}}/test.h5",
+    output:
+        report(
+            "figures/datasets/{dataset}_samples.png",
+            caption="../report/spoken_samples.rst",
+            category="datasets",
+        ),
+    log:
+        "logs/figures/datasets/{dataset}_samples.log",
+    params:
+        seed=0,
+    wildcard_constraints:
+        dataset="|".join(SPOKEN),
+    script:
+        "../scripts/fig_spoken_samples.py"

@@ -1,13 +1,13 @@
 rule train:
     input:
         notebook="notebooks/train.ipynb",
-        data=lambda wc: expand("data/processed/{dataset}/{split}.h5", dataset=wc.dataset, split=SPLITS),
+        data=lambda wc: expand(f"{DATA}/{{dataset}}/{{split}}.h5", dataset=wc.dataset, split=SPLITS),
     output:
-        metrics=f"results/train/{TRAIN.wildcard_pattern}/metrics.json",
-        history=f"results/train/{TRAIN.wildcard_pattern}/history.csv",
-        notebook=f"results/train/{TRAIN.wildcard_pattern}/train.ipynb",
+        metrics=f"{RESULTS}/train/{TRAIN.wildcard_pattern}/metrics.json",
+        history=f"{RESULTS}/train/{TRAIN.wildcard_pattern}/history.csv",
+        notebook=f"{RESULTS}/train/{TRAIN.wildcard_pattern}/train.ipynb",
     log:
-        f"logs/train/{TRAIN.wildcard_pattern}.log",
+        f"logs/{config['scale']}/train/{TRAIN.wildcard_pattern}.log",
     params:
         args=train_notebook_args,
     threads: 1

@@ -3,7 +3,7 @@
 from spikegrad import results
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
-root = "results/train"
+root = sm.params.root
 runs = results.load_runs(root, sm.input.metrics)
 results.write_text(sm.output.runs, runs.to_csv(index=False))
 history = results.load_histories(root, sm.input.history)

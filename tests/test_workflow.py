@@ -39,9 +39,10 @@ def test_smoke_workflow_produces_figures_metrics_and_report(tmp_path):
     workdir = copy_workflow(tmp_path)
     run = snakemake(workdir, "all", "--config", "scale=smoke")
     assert run.returncode == 0, run.stderr[-3000:]
-    for figure in ("accuracy_vs_lr.png", "learning_curves.png"):
-        assert (workdir / "figures" / "foundation" / figure).stat().st_size > 10_000
-    metrics = sorted((workdir / "results" / "train").rglob("metrics.json"))
+    for figure in ("foundation/accuracy_vs_lr.png", "foundation/learning_curves.png",
+                   "datasets/spoken-digits_samples.png", "datasets/spoken-commands_samples.png"):  # fmt: skip
+        assert (workdir / "figures" / figure).stat().st_size > 10_000
+    metrics = sorted((workdir / "results" / "smoke" / "train").rglob("metrics.json"))
     assert len(metrics) == len((workdir / "config/sweeps/train_smoke.tsv").read_text().splitlines()) - 1
     for path in metrics:
         values = json.loads(path.read_text())
@@ -49,7 +50,7 @@ def test_smoke_workflow_produces_figures_metrics_and_report(tmp_path):
         assert values["versions"]["torch"] and values["seed"] == 0
         executed = nbformat.read(path.parent / "train.ipynb", as_version=4)
         assert any("injected-parameters" in c.metadata.get("tags", []) for c in executed.cells)
-    summary = (workdir / "results" / "tables" / "train_summary.csv").read_text()
+    summary = (workdir / "results" / "smoke" / "tables" / "train_summary.csv").read_text()
     assert summary.splitlines()[0] == "dataset,lr,test_accuracy_mean,test_accuracy_sd,seeds"
 
     report = snakemake(workdir, "all", "--config", "scale=smoke", "--report", "report.html")

@@ -91,3 +91,22 @@ def sample_activity(inputs, hidden, voltage, dt: float) -> plt.Figure:
     axes[2].set(xlabel="time (ms)", ylabel="readout U")
     fig.tight_layout()
     return fig
+
+
+def spoken_samples(panels: list[dict]) -> plt.Figure:
+    """Cochleagram (top) above the spike raster the network sees (bottom), one column per sample.
+
+    Each panel: ``word``, ``envelope`` [K, frames] in dB with ``frame_times`` (s) and ``frequencies`` (Hz),
+    and ``spike_times`` (ms) with ``spike_units`` (0 = lowest frequency channel).
+    """
+    set_style()
+    fig, axes = plt.subplots(2, len(panels), figsize=(2.6 * len(panels), 4.6), sharex="col", squeeze=False)
+    for col, panel in enumerate(panels):
+        top, bottom = axes[0, col], axes[1, col]
+        env, t, f = panel["envelope"], panel["frame_times"] * 1e3, panel["frequencies"]
+        top.pcolormesh(t, f, env, shading="nearest", cmap="magma", vmin=env.max() - 60, vmax=env.max(), rasterized=True)
+        top.set(yscale="log", title=panel["word"], ylabel="frequency (Hz)" if col == 0 else None)
+        bottom.scatter(panel["spike_times"], panel["spike_units"], s=0.3, color="k", rasterized=True)
+        bottom.set(xlabel="time (ms)", ylabel="channel" if col == 0 else None, ylim=(0, 700))
+    fig.tight_layout()
+    return fig

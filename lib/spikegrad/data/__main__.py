@@ -7,6 +7,7 @@ written file; bad input or a missing network exits with status 2 and a one-line 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 
 from .registry import DATASETS, download, prepare
@@ -19,10 +20,15 @@ def main(argv: list[str] | None = None) -> int:
                                ("download", "fetch a published dataset")):  # fmt: skip
         sub = commands.add_parser(command, help=help_text)
         sub.add_argument("name", help=f"dataset: {', '.join(DATASETS)}")
-        sub.add_argument("--root", required=True, help="data folder (e.g. data/processed)")
+        sub.add_argument("--root", required=True, help="data folder (e.g. data/quick)")
+        if command == "prepare":
+            sub.add_argument("--sizes", type=json.loads, help='spoken sets: {"train": [speakers, repeats], ...}')
     args = parser.parse_args(argv)
     try:
-        paths = (prepare if args.command == "prepare" else download)(args.name, args.root)
+        if args.command == "prepare":
+            paths = prepare(args.name, args.root, **({"sizes": args.sizes} if args.sizes else {}))
+        else:
+            paths = download(args.name, args.root)
     except ValueError as e:  # also DataError: missing network, corrupt or missing files
         print(f"{parser.prog}: error: {e}", file=sys.stderr)
         return 2
