@@ -5,7 +5,7 @@ rule prepare_data:
         args=prepare_args,
     log:
         f"logs/{config['scale']}/data/{{dataset}}.log",
-    threads: 2
+    threads: 1
     shell:
         "OMP_NUM_THREADS={threads} python -m spikegrad.data prepare {wildcards.dataset} --root {DATA} {params.args} "
         "> {log} 2>&1"

@@ -202,3 +202,14 @@ def test_rate_profile_correlates_with_lauscher():
         r = np.corrcoef(ours, theirs)[0, 1]
         print(f"{word} ({voice}): {len(units)} spikes (700 ch), Lauscher {len(units_l)} ({n_l} ch), r = {r:.3f}")
         assert r > 0.5, f"{word}: Pearson r = {r:.2f}"
+
+
+@pytest.mark.skipif(not lauscher_available(), reason="optional package lauscher not installed")
+def test_lauscher_model_option_runs_the_reference_chain():
+    x = np.sin(2 * np.pi * 1000.0 * np.arange(int(0.05 * FS)) / FS).astype(np.float32) * 0.1
+    params = CochleaParams(n_channels=10, model="lauscher")
+    t, u = cochlea(x, FS, params, seed=[3, 4])
+    t_ref, u_ref = cochlea_lauscher(x, FS, n_channels=10, seed=int(np.random.default_rng([3, 4]).integers(2**31)))
+    assert np.array_equal(t, t_ref) and np.array_equal(u, u_ref) and len(u) > 0
+    with pytest.raises(ValueError, match="model must be"):
+        cochlea(x, FS, CochleaParams(model="exact"))

@@ -10,6 +10,7 @@ import argparse
 import json
 import sys
 
+from .cochlea import CochleaParams
 from .registry import DATASETS, download, prepare
 
 
@@ -23,10 +24,14 @@ def main(argv: list[str] | None = None) -> int:
         sub.add_argument("--root", required=True, help="data folder (e.g. data/quick)")
         if command == "prepare":
             sub.add_argument("--sizes", type=json.loads, help='spoken sets: {"train": [speakers, repeats], ...}')
+            sub.add_argument("--lauscher", action="store_true", help="spoken sets: reference cochlea (very slow)")
     args = parser.parse_args(argv)
     try:
         if args.command == "prepare":
-            paths = prepare(args.name, args.root, **({"sizes": args.sizes} if args.sizes else {}))
+            options = {"sizes": args.sizes} if args.sizes else {}
+            if args.lauscher:
+                options["cochlea_params"] = CochleaParams(model="lauscher")
+            paths = prepare(args.name, args.root, **options)
         else:
             paths = download(args.name, args.root)
     except ValueError as e:  # also DataError: missing network, corrupt or missing files

@@ -22,12 +22,11 @@ import hashlib
 import inspect
 import json
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 
-from .spikedata import SpikeData, time_bins
+from .spikedata import SpikeData, json_default, time_bins
 
 # Delay-line copies of EventProp's final SHD/SSC model: 0, 30, ..., 270 ms.
 DELAYS_MS = tuple(30.0 * k for k in range(10))
@@ -284,19 +283,9 @@ TRANSFORMS: dict[str, _Spec] = {
 }
 
 
-def _jsonable(obj):
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, Path):
-        return str(obj)
-    raise TypeError(f"value of type {type(obj).__name__} is not JSON-serialisable")
-
-
 def canonical(obj):
     """``obj`` after a JSON round trip (tuples -> lists, numpy scalars -> Python numbers)."""
-    return json.loads(json.dumps(obj, default=_jsonable, sort_keys=True))
+    return json.loads(json.dumps(obj, default=json_default, sort_keys=True))
 
 
 def is_random(transform: Transform) -> bool:

@@ -107,6 +107,7 @@ class CochleaParams(NamedTuple):
     regularity: float = 2.0  # κ, gamma shape of the renewal intervals (1 = Poisson)
     t_ref: float = 1.0  # ms, absolute refractory period
     chunk: int = 100  # channels processed at once (memory ~ 8 · chunk · padded length bytes)
+    model: str = "fast"  # "fast": this module's model; "lauscher": the reference chain (slow, optional package)
 
 
 # ---------------------------------------------------------------------------------------- frequency scale
@@ -359,9 +360,17 @@ def cochlea(
     (float, full scale ±1; numpy or torch, computed on the tensor's device or ``device``).
 
     No level normalisation happens here: scale the wave first (the spoken datasets normalise the RMS).
-    Deterministic given ``seed``. All spikes lie in [0, len(wave) / sample_rate).
+    Deterministic given ``seed``. All spikes lie in [0, len(wave) / sample_rate). With ``params.model ==
+    "lauscher"`` the reference chain :func:`cochlea_lauscher` runs instead (high fidelity, minutes per word).
     """
     p = params or CochleaParams()
+    if p.model == "lauscher":
+        wave = wave.cpu().numpy() if isinstance(wave, torch.Tensor) else np.asarray(wave)
+        return cochlea_lauscher(
+            wave, int(sample_rate), p.n_channels, seed=int(np.random.default_rng(seed).integers(2**31))
+        )
+    if p.model != "fast":
+        raise ValueError(f"CochleaParams.model must be 'fast' or 'lauscher', got {p.model!r}")
     rate, dt = firing_rate(wave, sample_rate, p, device=device)
     return spikes_from_rate(rate, dt, p, seed=seed, duration=len(wave) / sample_rate)
 

@@ -54,14 +54,15 @@ def time_bins(times: np.ndarray, dt: float) -> np.ndarray:
     return np.floor(q + _EDGE_TOL * np.maximum(1.0, np.abs(q))).astype(np.int64)
 
 
-def _json_default(obj):
+def json_default(obj):
+    """``json.dumps`` fallback for numpy scalars and arrays and paths (meta and transform parameters)."""
     if isinstance(obj, np.generic):
         return obj.item()
     if isinstance(obj, np.ndarray):
         return obj.tolist()
     if isinstance(obj, Path):
         return str(obj)
-    raise TypeError(f"meta value of type {type(obj).__name__} is not JSON-serialisable")
+    raise TypeError(f"value of type {type(obj).__name__} is not JSON-serialisable")
 
 
 @dataclass(frozen=True, eq=False)
@@ -329,7 +330,7 @@ class SpikeData:
         """
         import h5py
 
-        meta_json = json.dumps(self.meta, default=_json_default, sort_keys=True)
+        meta_json = json.dumps(self.meta, default=json_default, sort_keys=True)
 
         def write(tmp: str) -> None:
             with h5py.File(tmp, "w") as f:
