@@ -33,7 +33,7 @@ class TrainConfig(NamedTuple):
     lr: float = 1e-3  # Adam learning rate η
     schedule: str = "cosine"  # per-epoch: constant, exponential (η·γ^epoch) or cosine (to 0 at the last epoch)
     lr_decay: float = 1.0  # γ of the exponential schedule
-    loss: str = "max"  # see spikegrad.losses.READOUTS
+    loss: str = "max"  # see spikegrad.losses.LOSSES
     dt: float = 1.0  # ms, input time bin
     n_steps: int | None = None  # time steps per trial; default ceil(duration / dt)
     seed: int = 0  # batch order and augmentation draws (the network's initial weights have their own seed)
