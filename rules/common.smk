@@ -3,6 +3,7 @@ import shlex
 
 from snakemake.utils import Paramspace, validate
 
+from spikegrad.data import SPLITS
 from spikegrad.sweeps import read_sweep
 
 validate(config, "../config/schema.yaml")
@@ -11,7 +12,6 @@ SCALE = config["scales"][config["scale"]]
 DATA = f"data/{config['scale']}"  # prepared datasets of this scale
 RESULTS = f"results/{config['scale']}"  # runs and tables of this scale
 TRAIN = Paramspace(read_sweep(SCALE["train_sweep"], sorted(config["datasets"])))
-SPLITS = ("train", "validation", "test")
 SPOKEN = ("spoken-digits", "spoken-commands")
 
 

@@ -19,9 +19,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .spikedata import SpikeData
+from .spikedata import SPLITS, SpikeData
 
-SPLITS = ("train", "validation", "test")
 VERSION = 1  # bump when the generated data change
 MARGIN = 1.0  # ms after t_max until the trial ends
 

@@ -44,9 +44,8 @@ from pathlib import Path
 import numpy as np
 
 from .download import DatasetUnavailable, fetch, sha256_of, unavailable_message
-from .spikedata import DataError, SpikeData
+from .spikedata import SPLITS, DataError, SpikeData
 
-SPLITS = ("train", "validation", "test")
 VERSION = 1  # bump when the encoding or the split rule changes
 
 # IDX type code -> big-endian numpy dtype

@@ -61,9 +61,8 @@ import numpy as np
 from .download import DatasetUnavailable, unavailable_message
 from .idx import download_idx, fashion_mnist, mnist
 from .shd_format import read_shd
-from .spikedata import DataError, SpikeData
+from .spikedata import SPLITS, DataError, SpikeData
 
-SPLITS = ("train", "validation", "test")
 VERSION = 1  # bump when a loader's output for the same files changes
 
 SHD_DURATION = 1000.0  # ms

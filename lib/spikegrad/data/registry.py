@@ -19,10 +19,8 @@ from pathlib import Path
 from . import published, spoken
 from .digits import digits
 from .download import DatasetUnavailable
-from .spikedata import SpikeData
+from .spikedata import SPLITS, SpikeData
 from .yinyang import yinyang
-
-SPLITS = ("train", "validation", "test")
 
 GENERATED: dict[str, Callable[..., SpikeData]] = {"yinyang": yinyang, "digits": digits}
 SYNTHESIZED: tuple[str, ...] = tuple(spoken.VOCABULARIES)

@@ -26,6 +26,8 @@ import torch
 
 from spikegrad.atomic import atomic_write
 
+SPLITS = ("train", "validation", "test")  # every dataset's splits, in this order
+
 FORMAT = "spikegrad.SpikeData"
 FORMAT_VERSION = 1
 

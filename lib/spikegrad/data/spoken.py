@@ -47,11 +47,10 @@ import numpy as np
 from .cochlea import CochleaParams, cochlea
 from .shd_format import N_CHANNELS, read_shd, write_shd
 from .speech import SAMPLE_RATE, synthesize
-from .spikedata import DataError, SpikeData
+from .spikedata import SPLITS, DataError, SpikeData
 
 VERSION = 1  # bump when the generated data change
 
-SPLITS = ("train", "validation", "test")
 
 _ENGLISH_DIGITS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 _GERMAN_DIGITS = ["null", "eins", "zwei", "drei", "vier", "fünf", "sechs", "sieben", "acht", "neun"]
