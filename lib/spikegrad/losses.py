@@ -15,6 +15,18 @@ With s_n = (n + 1)/T the relative time at the end of step n (U_n is the voltage 
     \texttt{avg\_xentropy:}\quad L = \frac{1}{T}\sum_n -\log \operatorname{softmax}(U_n)_y,
     \quad z = \text{the } \texttt{sum} \text{ logits (for the prediction)}
 
+Spike-time losses on the first-spike times t_k [B, C] of a LIF readout (ms; a silent neuron counts as t = T,
+the trial's end) — Wunderlich & Pehle's time-to-first-spike loss with τ_0, τ_1, α:
+
+.. math::
+
+    \texttt{first\_spike\_exp:}\quad L = -\log \operatorname{softmax}(-t/\tau_0)_y + \alpha (e^{t_y/\tau_1} - 1),
+    \qquad \texttt{first\_spike:}\quad L = -\log \operatorname{softmax}(-t/\tau_0)_y + \frac{\alpha}{1.01 T - t_y}
+
+with logits −t/τ_0 (the earliest neuron wins). Silent neurons get no cross-entropy gradient; the regulariser's
+gradient does reach a silent correct neuron, which the exact engines apply as a *phantom spike* at the trial end
+(Nowotny et al.'s rule; :mod:`spikegrad.engines.eventprop`).
+
 (Nowotny, Turner & Knight, arXiv 2212.01232: L_sum, L_sum_exp — "loss shaping" — and L_max; the per-step
 cross-entropy is Wunderlich & Pehle's l_V; the weight functions follow ``genn_eventprop``'s ``LOSS_TYPE``
 options.) The prediction is argmax_k z_k. Every loss is averaged over the batch. Losses are plain torch functions
@@ -22,7 +34,9 @@ of U, so every engine differentiates them the same way; for EventProp the gradie
 adjoint's drive.
 """
 
+import math
 from collections.abc import Callable
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -73,10 +87,82 @@ LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, tor
 }
 
 
+class FirstSpikeParams(NamedTuple):
+    tau0: float = 0.5  # τ_0, ms: softmax temperature of −t/τ_0
+    tau1: float = 6.4  # τ_1, ms: time constant of the exp regulariser
+    alpha: float = 3e-3  # α: regulariser strength
+
+
+class _FillSilent(torch.autograd.Function):
+    """t with +inf (silent) replaced by T; the gradient passes to every entry, silent ones included."""
+
+    @staticmethod
+    def forward(ctx, t, duration: float):
+        return torch.where(torch.isinf(t), duration, t)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad, None
+
+
+def _first_spike(name: str):
+    def loss(times, labels, duration: float, params: FirstSpikeParams) -> tuple[torch.Tensor, torch.Tensor]:
+        t = _FillSilent.apply(times, duration)
+        logits = -torch.where(torch.isinf(times), t.detach(), t) / params.tau0
+        t_y = t.gather(1, labels[:, None])[:, 0]
+        if name == "first_spike_exp":
+            penalty = params.alpha * torch.expm1(t_y / params.tau1)
+        else:
+            penalty = params.alpha / (1.01 * duration - t_y)
+        return F.cross_entropy(logits, labels) + penalty.mean(), logits.detach()
+
+    return loss
+
+
+SPIKE_TIME_LOSSES = {name: _first_spike(name) for name in ("first_spike_exp", "first_spike")}
+
+
 def check_loss(name: str) -> str:
-    if name not in LOSSES:
-        raise ValueError(f"unknown loss {name!r}; choose one of {sorted(LOSSES)}")
+    if name not in LOSSES and name not in SPIKE_TIME_LOSSES:
+        raise ValueError(f"unknown loss {name!r}; choose one of {sorted(LOSSES) + sorted(SPIKE_TIME_LOSSES)}")
     return name
+
+
+def readout_for(name: str) -> str:
+    """The readout a loss needs: "lif" (spike times) for the first-spike losses, else "li" (voltage)."""
+    return "lif" if check_loss(name) in SPIKE_TIME_LOSSES else "li"
+
+
+def first_spike_loss(
+    name: str, times: torch.Tensor, labels: torch.Tensor, duration: float, params: FirstSpikeParams = FirstSpikeParams()
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The spike-time loss ``name`` (module docstring) of first-spike times [B, C] (+inf = silent) in a trial of
+    ``duration`` ms; returns (mean loss, logits −t/τ_0)."""
+    if name not in SPIKE_TIME_LOSSES:
+        raise ValueError(f"unknown spike-time loss {name!r}; choose one of {sorted(SPIKE_TIME_LOSSES)}")
+    if not (math.isfinite(duration) and duration > 0):
+        raise ValueError(f"duration must be a positive number of ms, got {duration!r}")
+    return SPIKE_TIME_LOSSES[name](times, labels, duration, params)
+
+
+class RateRegularizer(NamedTuple):
+    """Hidden spike-count regulariser (Nowotny et al.; GeNN's lbd_upper / lbd_lower around ν)."""
+
+    nu: float = 14.0  # ν: target spikes per neuron per trial
+    upper: float = 0.0  # strength where the batch-mean count exceeds ν
+    lower: float = 0.0  # strength where it is below ν
+
+
+def rate_penalty(counts: list[torch.Tensor], reg: RateRegularizer) -> torch.Tensor:
+    r"""Σ_layers Σ_j ½ c_j (N̄_j − ν)², N̄_j = spikes of neuron j averaged over the batch (as in the paper's runs),
+    c_j = ``upper`` if N̄_j > ν else ``lower``. Its gradient ∂/∂N_bj = c_j (N̄_j − ν)/N_batch is GeNN's per-spike
+    λ_V jump."""
+    total = counts[0].new_zeros(())
+    for n in counts:
+        excess = n.mean(0) - reg.nu
+        strength = torch.where(excess > 0, reg.upper, reg.lower)
+        total = total + 0.5 * (strength * excess**2).sum()
+    return total
 
 
 def cross_entropy(name: str, voltage: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -32,6 +32,7 @@ from typing import NamedTuple
 import torch
 
 RESETS = ("zero", "subtract")
+READOUTS = ("li", "lif")
 
 
 class LIFParams(NamedTuple):
@@ -113,6 +114,7 @@ class NetworkSpec(NamedTuple):
     n_out: int
     recurrent: bool = False  # all-to-all recurrent weights in every hidden layer
     lif: LIFParams = LIFParams()
+    readout: str = "li"  # "li": non-spiking leaky integrators (voltage losses); "lif": spiking (spike-time losses)
 
 
 class WeightInit(NamedTuple):
@@ -136,6 +138,8 @@ def init_weights(
     """
     if spec.n_in < 1 or spec.n_out < 1 or any(n < 1 for n in spec.n_hidden):
         raise ValueError(f"layer sizes must be positive, got {spec}")
+    if spec.readout not in READOUTS:
+        raise ValueError(f"readout must be one of {READOUTS}, got {spec.readout!r}")
     gen = torch.Generator().manual_seed(seed)
 
     def normal(n_out: int, n_in: int, init: WeightInit) -> torch.Tensor:

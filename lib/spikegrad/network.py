@@ -5,18 +5,21 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from spikegrad.engines import get_engine
+from spikegrad.engines import EngineOptions, get_engine
 from spikegrad.model import NetworkSpec, WeightInit, check_params, init_weights
 from spikegrad.surrogate import SurrogateParams, surrogate_derivative
 
 
 class NetworkOutput(NamedTuple):
-    voltage: torch.Tensor  # readout membrane voltage U [T, B, C]
+    voltage: torch.Tensor | None  # readout membrane voltage U [T, B, C] ("li" readout)
+    first_spike: torch.Tensor | None  # readout first-spike times [B, C], ms, +inf if silent ("lif" readout)
     spikes: list[torch.Tensor]  # hidden spikes z [T, B, N_k], one per hidden layer
+    counts: list[torch.Tensor]  # hidden spikes per neuron [B, N_k], differentiable (for rate regularisers)
 
 
 class SNN(nn.Module):
-    """LIF hidden layers (feed-forward or recurrent) and a non-spiking leaky-integrator readout.
+    """LIF hidden layers (feed-forward or recurrent) and a leaky-integrator (``spec.readout="li"``) or LIF
+    (``"lif"``) readout.
 
     Parameters are named ``hidden.{k}.weight``, ``hidden.{k}.recurrent`` and ``readout.weight``
     (see :func:`spikegrad.model.init_weights`). ``engine`` picks how gradients are computed.
@@ -32,12 +35,14 @@ class SNN(nn.Module):
         readout_init: WeightInit = WeightInit(),
         recurrent_init: WeightInit = WeightInit(0.0, 0.1),
         seed: int = 0,
+        max_spikes: int | None = None,
     ):
         super().__init__()
         check_params(spec.lif)
         surrogate_derivative(surrogate.shape)
         self.spec, self.surrogate, self.detach_reset = spec, surrogate, detach_reset
         self.engine = get_engine(engine)
+        self.options = EngineOptions(surrogate, detach_reset, max_spikes)
         weights = init_weights(spec, hidden_init, readout_init, recurrent_init, seed)
         self.hidden = nn.ModuleList()
         for k in range(len(spec.n_hidden)):
@@ -52,10 +57,12 @@ class SNN(nn.Module):
         """Run the network on input spikes x [T, B, n_in]."""
         if x.ndim != 3 or x.shape[-1] != self.spec.n_in:
             raise ValueError(f"expected input spikes [T, B, {self.spec.n_in}], got shape {tuple(x.shape)}")
-        spikes = []
+        spikes, counts = [], []
         for layer in self.hidden:
-            x = self.engine.hidden_layer(
-                x, layer.weight, layer.recurrent, self.spec.lif, self.surrogate, self.detach_reset
-            )
+            x, n = self.engine.hidden_layer(x, layer.weight, layer.recurrent, self.spec.lif, self.options)
             spikes.append(x)
-        return NetworkOutput(self.engine.readout(x, self.readout.weight, self.spec.lif), spikes)
+            counts.append(n)
+        w, lif = self.readout.weight, self.spec.lif
+        if self.spec.readout == "lif":
+            return NetworkOutput(None, self.engine.readout_spikes(x, w, lif, self.options), spikes, counts)
+        return NetworkOutput(self.engine.readout(x, w, lif, self.options), None, spikes, counts)

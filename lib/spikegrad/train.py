@@ -1,6 +1,13 @@
 """Training loop: Adam, a per-epoch learning-rate schedule, checkpoint every epoch and resume, validation-based
 model selection, and a single test evaluation of the selected weights at the end.
 
+Options from Nowotny, Turner & Knight's final SHD model (arXiv 2212.01232, ``genn_eventprop``): the hidden
+spike-count regulariser (:func:`spikegrad.losses.rate_penalty`); learning-rate ease-in (η/1000, ×1.05 per batch
+up to η); the ``ema_halving`` schedule (η halves when the fast EMA (0.8) of validation accuracy falls to or below
+the slow EMA (0.85), at most every ``halving_every`` epochs); silent-neuron rewiring (+``rewire`` to every incoming
+weight of a hidden neuron that did not spike during an epoch). ``track_changes`` counts the hidden spikes each
+update creates and deletes (one extra forward pass per batch).
+
 Files written to ``out_dir`` (each atomically): ``checkpoint.safetensors`` (weights, optimiser state, best
 weights and progress, rewritten every epoch), ``history.csv`` (one row per finished epoch), ``weights.safetensors``
 (the selected weights) and, last, ``metrics.json``; a run is complete only when ``metrics.json`` exists.
@@ -21,10 +28,18 @@ from tqdm.auto import tqdm
 from spikegrad import results
 from spikegrad.data import SpikeData
 from spikegrad.data.augment import Transform, apply, resolve
-from spikegrad.losses import check_loss, cross_entropy
+from spikegrad.losses import (
+    FirstSpikeParams,
+    RateRegularizer,
+    check_loss,
+    cross_entropy,
+    first_spike_loss,
+    rate_penalty,
+    readout_for,
+)
 from spikegrad.network import SNN
 
-SCHEDULES = ("constant", "exponential", "cosine")
+SCHEDULES = ("constant", "exponential", "cosine", "ema_halving")
 
 
 class TrainConfig(NamedTuple):
@@ -38,6 +53,25 @@ class TrainConfig(NamedTuple):
     n_steps: int | None = None  # time steps per trial; default ceil(duration / dt)
     seed: int = 0  # batch order and augmentation draws (the network's initial weights have their own seed)
     augment: tuple[Transform, ...] = ()  # applied to the training split afresh each epoch (data.augment)
+    betas: tuple[float, float] = (0.9, 0.999)  # Adam β1, β2
+    tau0: float = 0.5  # first-spike losses: τ_0, τ_1 (ms) and α (spikegrad.losses.FirstSpikeParams)
+    tau1: float = 6.4
+    ttfs_alpha: float = 3e-3
+    reg_nu: float = 14.0  # hidden spike-count regulariser: target ν, strengths above / below (0 = off)
+    reg_upper: float = 0.0
+    reg_lower: float = 0.0
+    ease_in: bool = False  # start each run at η/1000 and grow ×1.05 per batch up to η
+    halving_every: int = 50  # ema_halving: at most one halving per this many epochs
+    rewire: float = 0.0  # added to the incoming weights of hidden neurons silent for a whole epoch
+    track_changes: bool = False  # record hidden spikes created / deleted per update
+
+
+def first_spike_params(cfg: "TrainConfig") -> FirstSpikeParams:
+    return FirstSpikeParams(cfg.tau0, cfg.tau1, cfg.ttfs_alpha)
+
+
+def regularizer(cfg: "TrainConfig") -> RateRegularizer:
+    return RateRegularizer(cfg.reg_nu, cfg.reg_upper, cfg.reg_lower)
 
 
 def check_config(cfg: TrainConfig) -> TrainConfig:
@@ -55,13 +89,25 @@ def check_config(cfg: TrainConfig) -> TrainConfig:
     if not (math.isfinite(cfg.dt) and cfg.dt > 0):
         raise ValueError(f"dt must be a positive number of ms, got {cfg.dt!r}")
     check_loss(cfg.loss)
+    for name in ("tau0", "tau1"):
+        if not (math.isfinite(getattr(cfg, name)) and getattr(cfg, name) > 0):
+            raise ValueError(f"{name} must be a positive number of ms, got {getattr(cfg, name)!r}")
+    for name in ("ttfs_alpha", "reg_nu", "reg_upper", "reg_lower", "rewire"):
+        if not (math.isfinite(getattr(cfg, name)) and getattr(cfg, name) >= 0):
+            raise ValueError(f"{name} must be a non-negative number, got {getattr(cfg, name)!r}")
+    if not (isinstance(cfg.halving_every, int) and cfg.halving_every >= 1):
+        raise ValueError(f"halving_every must be a positive integer, got {cfg.halving_every!r}")
+    if len(cfg.betas) != 2 or not all(0 <= b < 1 for b in cfg.betas):
+        raise ValueError(f"betas must be two numbers in [0, 1), got {cfg.betas!r}")
     for transform in cfg.augment:
         resolve(transform)
     return cfg
 
 
-def learning_rate(cfg: TrainConfig, epoch: int) -> float:
-    """η at ``epoch`` (0-based) under the configured schedule."""
+def learning_rate(cfg: TrainConfig, epoch: int, halvings: int = 0) -> float:
+    """η at ``epoch`` (0-based) under the configured schedule (``halvings`` so far for ``ema_halving``)."""
+    if cfg.schedule == "ema_halving":
+        return cfg.lr * 0.5**halvings
     if cfg.schedule == "exponential":
         return cfg.lr * cfg.lr_decay**epoch
     if cfg.schedule == "cosine":
@@ -74,6 +120,18 @@ def _inputs(data: SpikeData, idx, cfg: TrainConfig, device) -> tuple[torch.Tenso
     return x, torch.as_tensor(data.labels[idx], device=device)
 
 
+def batch_loss(model: SNN, x: torch.Tensor, y: torch.Tensor, cfg: TrainConfig):
+    """(loss incl. the rate regulariser, logits, network output) of one batch."""
+    out = model(x)
+    if out.first_spike is not None:
+        loss, logits = first_spike_loss(cfg.loss, out.first_spike, y, x.shape[0] * cfg.dt, first_spike_params(cfg))
+    else:
+        loss, logits = cross_entropy(cfg.loss, out.voltage, y)
+    if cfg.reg_upper > 0 or cfg.reg_lower > 0:
+        loss = loss + rate_penalty(out.counts, regularizer(cfg))
+    return loss, logits, out
+
+
 def evaluate(model: SNN, data: SpikeData, cfg: TrainConfig) -> dict[str, float]:
     """Mean loss, accuracy and hidden firing rate (spikes per neuron per trial) over every sample of ``data``."""
     device = next(model.parameters()).device
@@ -82,8 +140,7 @@ def evaluate(model: SNN, data: SpikeData, cfg: TrainConfig) -> dict[str, float]:
     with torch.no_grad():
         for idx in data.batches(cfg.batch_size, shuffle=False):
             x, y = _inputs(data, idx, cfg, device)
-            out = model(x)
-            loss, logits = cross_entropy(cfg.loss, out.voltage, y)
+            loss, logits, out = batch_loss(model, x, y, cfg)
             n_seen += len(idx)
             loss_sum += loss.item() * len(idx)
             correct += (logits.argmax(-1) == y).sum().item()
@@ -118,6 +175,34 @@ def _prefixed(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.
     return {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
 
 
+def _count_changes(model: SNN, x: torch.Tensor, before: list[torch.Tensor], changes: dict) -> None:
+    """Add the hidden spikes the last update created and deleted on batch x (summed over layers) to ``changes``."""
+    with torch.no_grad():
+        after = model(x).spikes
+    for old, new in zip(before, after, strict=True):
+        changes["created"] += ((new > 0) & (old <= 0)).sum().item()
+        changes["deleted"] += ((old > 0) & (new <= 0)).sum().item()
+
+
+def _rewire_silent(model: SNN, epoch_counts: list[torch.Tensor], amount: float) -> None:
+    """+``amount`` to every incoming feed-forward weight of hidden neurons without a spike in the epoch."""
+    with torch.no_grad():
+        for layer, counts in zip(model.hidden, epoch_counts, strict=True):
+            layer.weight[counts == 0] += amount
+
+
+def _update_halving(schedule: dict, accuracy: float, epoch: int, every: int) -> None:
+    """ema_halving: fast/slow EMAs (0.8/0.85) of validation accuracy; halve η when fast ≤ slow (rate-limited)."""
+    if schedule["fast"] is None:
+        schedule["fast"] = schedule["slow"] = accuracy
+        return
+    schedule["fast"] = 0.8 * schedule["fast"] + 0.2 * accuracy
+    schedule["slow"] = 0.85 * schedule["slow"] + 0.15 * accuracy
+    if schedule["fast"] <= schedule["slow"] and epoch + 1 - schedule["last_halving"] >= every:
+        schedule["halvings"] += 1
+        schedule["last_halving"] = epoch + 1
+
+
 def fit(
     model: SNN,
     train: SpikeData,
@@ -134,12 +219,17 @@ def fit(
     stored in ``metrics.json`` beside the results. Returns the metrics dict.
     """
     check_config(cfg)
+    if model.spec.readout != readout_for(cfg.loss):
+        raise ValueError(
+            f"loss {cfg.loss!r} needs a {readout_for(cfg.loss)!r} readout but the network has {model.spec.readout!r}"
+        )
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     ckpt = out_dir / "checkpoint.safetensors"
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=tuple(cfg.betas))
     history: list[dict] = []
     best = {"epoch": -1, "accuracy": -1.0}
+    schedule = {"fast": None, "slow": None, "halvings": 0, "last_halving": 0, "batches": 0}
     best_state = {k: v.clone() for k, v in model.state_dict().items()}
     identity = {"train_config": cfg._asdict(), "spec": repr(model.spec), "surrogate": repr(model.surrogate)}
     if ckpt.exists():
@@ -151,33 +241,44 @@ def fit(
         model.load_state_dict(_prefixed(tensors, "model."))
         _load_optimizer(opt, tensors, meta["param_groups"])
         best_state = _prefixed(tensors, "best.")
-        history, best = meta["history"], meta["best"]
+        history, best, schedule = meta["history"], meta["best"], meta["schedule"]
 
     bar = tqdm(range(len(history), cfg.epochs), desc=out_dir.name, disable=not progress, unit="epoch")
     for epoch in bar:
         t0 = time.perf_counter()
-        lr = learning_rate(cfg, epoch)
-        for group in opt.param_groups:
-            group["lr"] = lr
+        lr = learning_rate(cfg, epoch, schedule["halvings"])
         model.train()
         device = next(model.parameters()).device
-        n_seen, loss_sum, correct = 0, 0.0, 0
+        n_seen, loss_sum, correct, changes = 0, 0.0, 0, {"created": 0.0, "deleted": 0.0}
+        epoch_counts = [torch.zeros(len(layer.weight), device=device) for layer in model.hidden]
         data = apply(train, cfg.augment, seed=cfg.seed, epoch=epoch) if cfg.augment else train
-        for b, idx in enumerate(data.batches(cfg.batch_size, shuffle=True, seed=cfg.seed, epoch=epoch)):
+        batches = list(data.batches(cfg.batch_size, shuffle=True, seed=cfg.seed, epoch=epoch))
+        for b, idx in enumerate(batches):
             x, y = _inputs(data, idx, cfg, device)
-            loss, logits = cross_entropy(cfg.loss, model(x).voltage, y)
+            loss, logits, out = batch_loss(model, x, y, cfg)
             if not torch.isfinite(loss):
                 raise FloatingPointError(
                     f"non-finite loss ({loss.item()}) at epoch {epoch} batch {b}; "
                     f"the last good checkpoint is {ckpt} (try a smaller lr)"
                 )
+            for group in opt.param_groups:
+                group["lr"] = min(lr, lr / 1000 * 1.05 ** schedule["batches"]) if cfg.ease_in else lr
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+            schedule["batches"] += 1
+            if cfg.track_changes:
+                _count_changes(model, x, out.spikes, changes)
+            for total, n in zip(epoch_counts, out.counts, strict=True):
+                total += n.detach().sum(0)
             n_seen += len(idx)
             loss_sum += loss.item() * len(idx)
             correct += (logits.argmax(-1) == y).sum().item()
+        if cfg.rewire > 0:
+            _rewire_silent(model, epoch_counts, cfg.rewire)
         val = evaluate(model, validation, cfg)
+        if cfg.schedule == "ema_halving":
+            _update_halving(schedule, val["accuracy"], epoch, cfg.halving_every)
         row = {
             "epoch": epoch + 1,
             "lr": lr,
@@ -188,11 +289,14 @@ def fit(
             "val_rate": val["rate"],
             "seconds": time.perf_counter() - t0,
         }
+        if cfg.track_changes:
+            row.update({f"spikes_{k}": v / len(batches) for k, v in changes.items()})
         history.append(row)
         if val["accuracy"] > best["accuracy"]:
             best = {"epoch": epoch + 1, "accuracy": val["accuracy"]}
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        _save_checkpoint(ckpt, model, opt, best_state, {"history": history, "best": best, "identity": identity})
+        progress_meta = {"history": history, "best": best, "schedule": schedule, "identity": identity}
+        _save_checkpoint(ckpt, model, opt, best_state, progress_meta)
         results.write_text(out_dir / "history.csv", pd.DataFrame(history).to_csv(index=False))
         bar.set_postfix(loss=f"{row['train_loss']:.3f}", val=f"{val['accuracy']:.3f}")
 

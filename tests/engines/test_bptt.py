@@ -4,7 +4,8 @@ against finite differences where the surrogate gradient is exact (non-spiking la
 import pytest
 import torch
 
-from spikegrad.engines.bptt import LIFScan, hidden_layer, readout
+from spikegrad.engines import EngineOptions
+from spikegrad.engines.bptt import LIFScan, hidden_layer, readout, readout_spikes
 from spikegrad.losses import cross_entropy
 from spikegrad.model import LIFParams, lif_step, rest_state
 from spikegrad.surrogate import SurrogateParams, spike
@@ -40,7 +41,8 @@ def test_engine_equals_autograd_unrolled_loop(reset, detach_reset, recurrent):
     gen = torch.Generator().manual_seed(1)
     w_rec = (torch.randn(5, 5, generator=gen, dtype=torch.float64) * 0.3 * recurrent).requires_grad_()
     sg = SurrogateParams("fast_sigmoid", 5.0)
-    z_engine = hidden_layer(x, w, w_rec if recurrent else None, lif, sg, detach_reset)
+    z_engine, counts = hidden_layer(x, w, w_rec if recurrent else None, lif, EngineOptions(sg, detach_reset))
+    assert torch.equal(counts, z_engine.sum(0))
     z_loop = unrolled(x, w, w_rec, lif, sg, detach_reset)
     assert torch.equal(z_engine, z_loop)
     assert 0 < z_engine.mean() < 0.5  # the layer spikes, so the reset path is exercised
@@ -60,7 +62,7 @@ def test_non_spiking_scan_passes_gradcheck():
 def test_readout_weight_gradient_matches_finite_differences():
     # hidden spikes do not depend on the readout weights, so this gradient is exact, not a surrogate
     x, w = inputs()
-    z = hidden_layer(x, w.detach(), None, P).detach()
+    z = hidden_layer(x, w.detach(), None, P)[0].detach()
     w_out = torch.randn(4, 5, dtype=torch.float64, requires_grad=True)
     labels = torch.tensor([0, 3, 1])
     for loss in ("max", "sum"):
@@ -73,7 +75,17 @@ def test_recurrent_layer_feeds_spikes_back_one_step_later():
     w = torch.tensor([[100.0]], dtype=torch.float64)  # input spike at step 0 -> neuron 0 fires at step 0
     w_rec = torch.tensor([[0.0, 0.0], [100.0, 0.0]], dtype=torch.float64)  # neuron 0 excites neuron 1
     w2 = torch.tensor([[100.0], [0.0]], dtype=torch.float64)
-    z = hidden_layer(x, w2, w_rec, P)
+    z = hidden_layer(x, w2, w_rec, P)[0]
     assert z[:, 0, 0].tolist()[:1] == [1.0]
     assert z[:, 0, 1].tolist()[:2] == [0.0, 1.0]
-    assert hidden_layer(x, w, None, P)[0, 0, 0] == 1.0
+    assert hidden_layer(x, w, None, P)[0][0, 0, 0] == 1.0
+
+
+def test_first_spike_times_of_a_lif_readout():
+    x = torch.zeros(6, 2, 1, dtype=torch.float64)
+    x[2, 0] = 1.0  # sample 0: input at step 2 -> readout 0 fires at the end of step 2, t = 3Δt; sample 1: silent
+    w = torch.tensor([[100.0], [0.0]], dtype=torch.float64, requires_grad=True)
+    t = readout_spikes(x, w, P)
+    assert t[0].tolist() == [3.0, float("inf")] and torch.isinf(t[1]).all()
+    t[0, 0].backward()
+    assert torch.isfinite(w.grad).all()  # surrogate gradient of the spike time

@@ -1,12 +1,21 @@
 """Gradient engines. Each engine computes the same network forward pass and differs only in how gradients
-flow back; every engine exposes ``hidden_layer(x, weight, recurrent, lif, options) -> z [T, B, N]`` and
-``readout(x, weight, lif) -> U [T, B, C]`` built from ``torch.autograd.Function`` s."""
+flow back. Every engine exposes, built from ``torch.autograd.Function`` s:
+
+- ``hidden_layer(x, weight, recurrent, lif, options) -> (z [T, B, N], counts [B, N])``
+- ``readout(x, weight, lif, options) -> U [T, B, C]`` (non-spiking leaky integrators)
+- ``readout_spikes(x, weight, lif, options) -> first-spike times [B, C]`` (ms, +inf if silent)
+
+``options`` is an :class:`EngineOptions`.
+"""
 
 from types import ModuleType
 
-from spikegrad.engines import bptt
+from spikegrad.engines import bptt, eventprop
+from spikegrad.engines.options import EngineOptions
 
-ENGINES: dict[str, ModuleType] = {"bptt": bptt}
+ENGINES: dict[str, ModuleType] = {"bptt": bptt, "eventprop": eventprop}
+
+__all__ = ["ENGINES", "EngineOptions", "get_engine"]
 
 
 def get_engine(name: str) -> ModuleType:

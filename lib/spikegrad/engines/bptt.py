@@ -11,6 +11,7 @@ import math
 
 import torch
 
+from spikegrad.engines.options import EngineOptions
 from spikegrad.kernels.lif_scan import (
     ScanConstants,
     lif_scan_backward,
@@ -92,16 +93,25 @@ def hidden_layer(
     weight: torch.Tensor,
     recurrent: torch.Tensor | None,
     lif: LIFParams,
-    surrogate: SurrogateParams = SurrogateParams(),
-    detach_reset: bool = True,
-) -> torch.Tensor:
-    """Spikes z [T, B, N] of a LIF layer driven by presynaptic spikes x [T, B, N_in]."""
+    options: EngineOptions = EngineOptions(),
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(z [T, B, N], spike counts [B, N]) of a LIF layer driven by presynaptic spikes x [T, B, N_in]."""
     h = x @ weight.T
     if recurrent is None:
-        return LIFScan.apply(h, lif, surrogate, detach_reset)[0]
-    return RecurrentLIFScan.apply(h, recurrent, lif, surrogate, detach_reset)
+        z = LIFScan.apply(h, lif, options.surrogate, options.detach_reset)[0]
+    else:
+        z = RecurrentLIFScan.apply(h, recurrent, lif, options.surrogate, options.detach_reset)
+    return z, z.sum(0)
 
 
-def readout(x: torch.Tensor, weight: torch.Tensor, lif: LIFParams) -> torch.Tensor:
+def readout(x: torch.Tensor, weight: torch.Tensor, lif: LIFParams, options: EngineOptions = EngineOptions()):
     """Membrane voltage U [T, B, C] of the non-spiking leaky-integrator readout driven by spikes x."""
     return LIFScan.apply(x @ weight.T, lif, None, True)[1]
+
+
+def readout_spikes(x: torch.Tensor, weight: torch.Tensor, lif: LIFParams, options: EngineOptions = EngineOptions()):
+    """First-spike times [B, C] (ms, +inf if silent) of a LIF readout, differentiable through the surrogate:
+    t = Δt (1 + Σ_n Π_{m≤n} (1 − z_m)) counts the steps before the first spike."""
+    z = LIFScan.apply(x @ weight.T, lif, options.surrogate, options.detach_reset)[0]
+    t = lif.dt * (1 + torch.cumprod(1 - z, dim=0).sum(0))
+    return torch.where(z.detach().sum(0) > 0, t, math.inf)

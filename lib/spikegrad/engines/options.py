@@ -1,0 +1,11 @@
+"""Settings an engine may read; each engine uses the fields that concern it and ignores the rest."""
+
+from typing import NamedTuple
+
+from spikegrad.surrogate import SurrogateParams
+
+
+class EngineOptions(NamedTuple):
+    surrogate: SurrogateParams = SurrogateParams()  # bptt: the pseudo-derivative of the spike
+    detach_reset: bool = True  # bptt: no gradient through the reset
+    max_spikes: int | None = None  # eventprop: spike slots per neuron; None grows the buffer as needed
