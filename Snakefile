@@ -10,9 +10,11 @@ include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/train.smk"
 include: "rules/figures.smk"
+include: "rules/eventprop.smk"
 
 
 rule all:
     input:
         get_final_outputs(),
+        eventprop_outputs(),
     default_target: True

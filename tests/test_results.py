@@ -1,5 +1,6 @@
 import math
 
+import pandas as pd
 import pytest
 import torch
 
@@ -32,3 +33,23 @@ def test_load_runs_reads_parameters_from_paths(tmp_path):
     assert set(runs["dataset"]) == {"digits"} and runs["seed"].tolist() == [0, 0]
     with pytest.raises(FileNotFoundError, match="no run has finished"):
         results.load_runs(tmp_path / "dataset~digits" / "lr~0.1")
+
+
+def test_summarise_gives_mean_sd_and_seed_count_per_group():
+    runs = pd.DataFrame(
+        {
+            "loss": ["sum", "sum", "sum", "max"],
+            "recurrent": ["False", "False", "False", "True"],
+            "seed": [0, 1, 2, 0],
+            "acc": [0.5, 0.6, 0.7, 0.9],
+            "test": [0.4, 0.4, 0.4, 0.8],
+        }
+    )
+    summary = results.summarise(runs, by=["loss", "recurrent"], columns=["acc", "test"])
+    assert list(summary.columns) == ["loss", "recurrent", "acc_mean", "acc_sd", "test_mean", "test_sd", "seeds"]
+    assert summary["loss"].tolist() == ["max", "sum"] and summary["seeds"].tolist() == [1, 3]
+    assert summary["acc_mean"].tolist() == pytest.approx([0.9, 0.6]) and math.isnan(summary["acc_sd"].iloc[0])
+    assert summary["acc_sd"].iloc[1] == pytest.approx(0.1) and summary["test_sd"].iloc[1] == pytest.approx(0.0)
+    with pytest.raises(ValueError, match="several runs share"):
+        repeated = pd.concat([runs, runs.iloc[[0]].assign(acc=0.1)])  # e.g. a second lr of (sum, False, seed 0)
+        results.summarise(repeated, by=["loss", "recurrent"], columns=["acc"])

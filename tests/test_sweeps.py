@@ -1,6 +1,6 @@
 import pytest
 
-from spikegrad.sweeps import SweepError, read_sweep
+from spikegrad.sweeps import SweepError, read_eventprop_sweep, read_sweep
 
 
 def write(tmp_path, text):
@@ -19,10 +19,10 @@ def test_valid_table(tmp_path):
     [
         ("dataset\tlr\n", "columns must be"),
         ("dataset\tlr\tseed\n", "no runs"),
-        ("dataset\tlr\tseed\nmnist\t0.1\t0\n", "row 2: unknown dataset 'mnist'"),
-        ("dataset\tlr\tseed\nyinyang\t-1\t0\n", "row 2: lr must be positive"),
-        ("dataset\tlr\tseed\nyinyang\tnan\t0\n", "row 2: lr must be positive"),
-        ("dataset\tlr\tseed\nyinyang\tfast\t0\n", "row 2: lr must be a number"),
+        ("dataset\tlr\tseed\nmnist\t0.1\t0\n", "row 2: dataset must be one of \\['yinyang'\\], got 'mnist'"),
+        ("dataset\tlr\tseed\nyinyang\t-1\t0\n", "row 2: lr must be a positive"),
+        ("dataset\tlr\tseed\nyinyang\tnan\t0\n", "row 2: lr must be a positive"),
+        ("dataset\tlr\tseed\nyinyang\tfast\t0\n", "row 2: lr must be a positive finite number, got 'fast'"),
         ("dataset\tlr\tseed\nyinyang\t0.1\t0.5\n", "row 2: seed must be"),
         ("dataset\tlr\tseed\nyinyang\t0.1\t0\nyinyang\t0.1\t0\n", "duplicate rows"),
     ],
@@ -35,3 +35,17 @@ def test_malformed_tables_name_file_and_row(tmp_path, text, message):
 def test_missing_table(tmp_path):
     with pytest.raises(SweepError, match="not found"):
         read_sweep(tmp_path / "nope.tsv", ["yinyang"])
+
+
+EVENTPROP = "experiment\tloss\trecurrent\taugment\tlr\tepochs\tseed\n"
+
+
+def test_eventprop_sweep(tmp_path):
+    table = read_eventprop_sweep(write(tmp_path, EVENTPROP + "toy\tsum_weigh_exp\tTrue\tshift\t1e-3\t5\t0\n"),
+                                 ["toy"], ["none", "shift"])  # fmt: skip
+    assert table.iloc[0].to_dict()["loss"] == "sum_weigh_exp"
+    for bad, message in [("toy\tmedian\tTrue\tnone\t1e-3\t5\t0", "loss must be one of"),
+                         ("toy\tsum\tyes\tnone\t1e-3\t5\t0", "recurrent must be one of"),
+                         ("toy\tsum\tTrue\tnone\t1e-3\t0\t0", "epochs must be an integer >= 1")]:  # fmt: skip
+        with pytest.raises(SweepError, match=message):
+            read_eventprop_sweep(write(tmp_path, EVENTPROP + bad + "\n"), ["toy"], ["none"])

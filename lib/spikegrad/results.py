@@ -106,3 +106,16 @@ def load_histories(root: Path, paths: list[Path]) -> pd.DataFrame:
     """All ``history.csv`` files in ``paths`` stacked, with the parameters spelled in each run's path."""
     frames = [pd.read_csv(p).assign(**run_parameters(Path(p).parent, Path(root))) for p in paths]
     return pd.concat(frames, ignore_index=True)
+
+
+def summarise(runs: pd.DataFrame, by: list[str], columns: list[str], seed: str = "seed") -> pd.DataFrame:
+    """Mean (``<column>_mean``) and sample sd (``<column>_sd``, empty for one seed) of ``columns`` over the
+    seeds of each ``by`` group, and the number of ``seeds``. Raises ValueError if a group holds one seed twice
+    (its runs differ in a column missing from ``by``, so averaging them would mix configurations)."""
+    repeated = runs.duplicated([*by, seed], keep=False)
+    if repeated.any():
+        raise ValueError(f"several runs share {[*by, seed]} = {runs.loc[repeated, [*by, seed]].iloc[0].tolist()}")
+    grouped = runs.groupby(list(by), sort=True, dropna=False)
+    table = grouped[list(columns)].agg(["mean", "std"])
+    table.columns = [f"{column}_{'sd' if stat == 'std' else stat}" for column, stat in table.columns]
+    return table.assign(seeds=grouped.size()).reset_index()

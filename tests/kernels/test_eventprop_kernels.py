@@ -14,6 +14,7 @@ from spikegrad.kernels.eventprop import (
     BLOCK_I,
     EventConstants,
     SpikeBuffer,
+    crossing_slope,
     empty_buffer,
     neuron_bwd_step,
     neuron_bwd_step_ref,
@@ -105,13 +106,15 @@ def test_neuron_fwd_matches_reference(shape, dtype):
     slot = before.count[b, j].long()
     assert (buf.steps[b, j, slot] == n).all()
     u = K.alpha * v + K.c * (i + h)
-    _close(buf.imv[b, j, slot], (i_ref - u)[b, j], TOL[dtype])  # I − U just before the reset
+    expected = crossing_slope(v[b, j], u[b, j], (i + h)[b, j], K)  # τ_m V̇ at the interpolated crossing
+    _close(buf.imv[b, j, slot], expected, TOL[dtype])
 
 
 @pytest.mark.parametrize("impl", [neuron_fwd_step_triton, neuron_fwd_step_ref])
 def test_neuron_fwd_golden(impl):
     # α = 0.8, β = 0.5, c = 1, ϑ = 1.2; V = 1, I = 0.5, h = 0.1 at step n = 7:
-    #   I' = 0.6, U = 0.8·1 + 0.6 = 1.4 ≥ ϑ  ->  z = 1, V = 0, I = 0.3, record (7, 0.3 − 1.4 = −1.1)
+    #   I' = 0.6, U = 0.8·1 + 0.6 = 1.4 ≥ ϑ  ->  z = 1, V = 0, I = 0.3; crossing at f = (1.2 − 1)/(1.4 − 1) = 0.5:
+    #   I' β^f − ϑ = 0.6·√0.5 − 1.2 = −0.776 < floor 0.1·(I' − ϑ) = −0.06, so record (7, −0.06)
     # a second neuron with V = 0: U = 0.6 < ϑ  ->  z = 0, V = 0.6, I = 0.3, nothing recorded
     k = EventConstants(0.8, 0.5, 1.0, 4.0, 1.2, 20.0, 5.0)
     f64 = {"dtype": torch.float64, "device": DEVICE}
@@ -122,7 +125,7 @@ def test_neuron_fwd_golden(impl):
     _close(v, torch.tensor([[0.0, 0.6]], **f64), 1e-12)
     _close(i, torch.tensor([[0.3, 0.3]], **f64), 1e-12)
     assert buf.count.tolist() == [[1, 0]] and buf.steps.tolist() == [[[7, -1], [-1, -1]]]
-    _close(buf.imv, torch.tensor([[[-1.1, 0.0], [0.0, 0.0]]], **f64), 1e-12)
+    _close(buf.imv, torch.tensor([[[-0.06, 0.0], [0.0, 0.0]]], **f64), 1e-12)
 
 
 # --- backward step -----------------------------------------------------------------------------------------------

@@ -1,9 +1,9 @@
 r"""Discrete-grid EventProp: exact event-based adjoint gradients (Wunderlich & Pehle 2021, Sci. Rep. 11:12829;
 the GeNN implementation of Nowotny, Turner & Knight, arXiv 2212.01232).
 
-The forward pass is the grid model of :mod:`spikegrad.model` (zero reset) and stores only spike events
-(step, neuron, I − V just before the spike) in per-neuron buffers (:mod:`spikegrad.kernels.eventprop`), never
-the V or I traces. The backward pass integrates W&P's adjoint (λ = −∂L/∂state, scaled: λ_V = −(1/τ_m)∂L/∂V,
+The forward pass is the grid model of :mod:`spikegrad.model` (zero reset) and stores only spike events (step,
+neuron, τ_m V̇ = I − ϑ at the threshold crossing) in per-neuron buffers (:mod:`spikegrad.kernels.eventprop`),
+never the V or I traces. The backward pass integrates W&P's adjoint (λ = −∂L/∂state, scaled: λ_V = −(1/τ_m)∂L/∂V,
 λ_I = −(1/τ_s)∂L/∂I) backwards in time from λ(T) = 0:
 
 .. math::
@@ -43,6 +43,7 @@ grid; Adam is invariant to such constant factors, regulariser strengths are not 
 """
 
 import math
+from contextlib import contextmanager
 
 import torch
 
@@ -63,6 +64,22 @@ from spikegrad.model import LIFParams, decay_factors
 
 CHUNK = 32  # reverse steps whose λ are kept to run their synapse backward together
 GROW_EVERY = 16  # steps between checks whether the spike buffer must grow (max_spikes=None)
+
+
+_recorders: list[list[dict]] = []
+
+
+@contextmanager
+def record_adjoints():
+    """Within the block, every EventProp layer's backward pass appends ``{"lambda_v", "lambda_i"}`` ([T, B, N],
+    the adjoints at the start of each step, just after its input arrived) to the yielded list, in the order the
+    layers run backwards (readout first). For analysis: it keeps the dense traces the engine otherwise avoids."""
+    traces: list[dict] = []
+    _recorders.append(traces)
+    try:
+        yield traces
+    finally:
+        _recorders.remove(traces)
 
 
 class BufferOverflow(RuntimeError):
@@ -136,6 +153,7 @@ def backward_scan(
     grad_w = torch.zeros_like(weight)
     grad_rec = torch.zeros_like(recurrent) if recurrent is not None else None
     grad_x_chunks, chunk_v, chunk_i, chunk_end = [], [], [], steps
+    trace_v, trace_i = [], []
     ptr = None
     if buf is not None:
         ptr = buf.count.clamp(max=buf.steps.shape[-1]) - 1
@@ -164,7 +182,12 @@ def backward_scan(
                     events.channel[lo:hi].long(), events.value[lo:hi], weight, grad_w, k, need_grad_x,
                 )
             )  # fmt: skip
+            if _recorders:
+                trace_v.extend(chunk_v)
+                trace_i.extend(chunk_i)
             chunk_v, chunk_i, chunk_end = [], [], t
+    for traces in _recorders:
+        traces.append({"lambda_v": torch.stack(trace_v[::-1]), "lambda_i": torch.stack(trace_i[::-1])})
     grad_x = None
     if need_grad_x:
         grad_x = weight.new_zeros(steps, batch, weight.shape[1])

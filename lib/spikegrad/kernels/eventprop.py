@@ -3,8 +3,8 @@ event-driven synapse backward. Equations of the grid model: :mod:`spikegrad.mode
 :mod:`spikegrad.engines.eventprop`.
 
 **Spike buffers.** In the forward pass every neuron (b, j) writes its own spikes into its own slots of
-``steps [B, N, K]`` (int32 step index n; the spike is at t = (n + 1)Δt) and ``imv [B, N, K]`` (I − U just before
-the reset, i.e. τ_m V̇⁻), and counts them in ``count [B, N]``. A neuron with more than K spikes keeps counting but
+``steps [B, N, K]`` (int32 step index n; the spike is at t = (n + 1)Δt) and ``imv [B, N, K]`` (τ_m V̇⁻ = I − ϑ at
+the threshold crossing), and counts them in ``count [B, N]``. A neuron with more than K spikes keeps counting but
 writes nothing more: the caller detects overflow from ``count > K``. No V or I trace is kept.
 
 **Forward step n** (exact integration, zero reset):
@@ -12,14 +12,21 @@ writes nothing more: the caller detects overflow from ``count > K``. No V or I t
 .. math::
 
     I' = I + h_n, \quad U = \alpha V + c I', \quad I \leftarrow \beta I', \quad z = [U \ge \vartheta], \quad
-    V \leftarrow U (1 - z), \quad \text{record } (n,\; \beta I' - U) \text{ where } z = 1
+    V \leftarrow U (1 - z), \quad \text{record } (n,\; \max(I' \beta^{f} - \vartheta,\; 0.1 (I' - \vartheta)))
+    \text{ where } z = 1, \quad f = \frac{\vartheta - V}{U - V}
+
+τ_m V̇ = I − ϑ is taken at the crossing time t̂ = (n + f)Δt, linearly interpolated inside the step, with the exact
+current there (I' β^f). GeNN stores I − U at the step's end instead; on a coarse grid that can be near zero or
+negative (the voltage overshoots ϑ and the current has decayed), and 1/(I − U) then blows the adjoint up. Both
+agree to O(Δt). I' − ϑ > 0 bounds the true value from above whenever V crosses ϑ inside the step (V cannot pass
+the decaying I), so the floor only guards a badly interpolated crossing.
 
 **Backward step n** takes the adjoints (λ_V, λ_I) at t = (n+1)Δt, just after the step (in forward time), back to
 the start of the step, t = nΔt, just after its input arrived:
 
 .. math::
 
-    \lambda_V \mathrel{+}= \frac{\vartheta \lambda_V + g}{(I - V)^-} + j \quad\text{(neurons that spiked at step n)},
+    \lambda_V \mathrel{+}= \frac{\vartheta \lambda_V + g}{\tau_m \dot V^-} + j \quad\text{(spiked at step n)},
     \qquad \lambda_V \mathrel{-}= \frac{1}{\tau_m}\frac{\partial L}{\partial U_n}
 
     \lambda_V \leftarrow \alpha \lambda_V, \qquad \lambda_I \leftarrow \beta \lambda_I + c_\lambda \lambda_V, \qquad
@@ -43,7 +50,7 @@ was set before triton was imported), the PyTorch reference (``*_ref``) and a dis
 ``neuron_bwd_step``, ``synapse_bwd_step``) that uses the kernel for CUDA tensors when triton is installed.
 
 - ``_neuron_fwd_kernel``: one program per ``BLOCK`` of the B·N neurons does the forward step, writes z, V, I to new
-  tensors and, for each neuron that spikes, (n, I − U) into its slot ``count`` (when count < K) and count + 1.
+  tensors and, for each neuron that spikes, (n, τ_m V̇) into its slot ``count`` (when count < K) and count + 1.
 - ``_neuron_bwd_kernel``: one program per ``BLOCK`` of neurons reads each neuron's slot ``ptr``, applies the jump
   where that slot holds a spike at step n (decrementing ``ptr`` there), the ∂L/∂U source and the decay; absent
   optional inputs are constexpr flags, so they cost nothing.
@@ -53,9 +60,9 @@ was set before triton was imported), the PyTorch reference (``*_ref``) and a dis
 
 Roofline. Every kernel does a few flops per byte, so all are memory-bound. With s bytes per float (4 or 8) and
 int32 buffers, per neuron and step: the forward step reads h, V, I and writes z, V, I (6s), and per spike reads
-and writes count and writes the step and I − U (12 + s). The backward step reads and writes λ_V, λ_I (4s) and
+and writes count and writes the step and τ_m V̇ (12 + s). The backward step reads and writes λ_V, λ_I (4s) and
 ∂L/∂U when given (s); with a buffer it reads ptr and the step in slot ptr (8; that gather is strided by 4K bytes,
-so it costs a sector per neuron), and per spike I − U, g, g_first (first spikes only) and jump when given, and
+so it costs a sector per neuron), and per spike τ_m V̇, g, g_first (first spikes only) and jump when given, and
 writes ptr (4 + up to 4s).
 The synapse step moves per event its indices and value (16 + s), the λ_I row (Ns; rows are L2-resident for small
 B) and the atomic read-modify-write of column j of grad_w (2Ns), and for ∂L/∂t also the λ_V row and column j of
@@ -64,6 +71,7 @@ W (2Ns) and the result (s). W is row-major [N, N_in], so a column is strided by 
 from these counts.
 """
 
+import math
 from typing import NamedTuple
 
 import torch
@@ -88,16 +96,21 @@ if triton is not None:
     @triton.jit
     def _neuron_fwd_kernel(
         h_ptr, v_ptr, i_ptr, z_out, v_out, i_out, steps_ptr, imv_ptr, count_ptr, n, M, K,
-        alpha: tl.float64, beta: tl.float64, c: tl.float64, theta: tl.float64, BLOCK: tl.constexpr,
+        alpha: tl.float64, beta: tl.float64, c: tl.float64, theta: tl.float64, log_beta: tl.float64,
+        imv_floor: tl.float64, BLOCK: tl.constexpr,
     ):  # fmt: skip
         offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
         mask = offs < M
         dtype = v_out.dtype.element_ty
         v = tl.load(v_ptr + offs, mask=mask, other=0.0)
-        i = tl.load(i_ptr + offs, mask=mask, other=0.0) + tl.load(h_ptr + offs, mask=mask, other=0.0)
-        u = tl.full([BLOCK], alpha, dtype) * v + tl.full([BLOCK], c, dtype) * i
-        i = tl.full([BLOCK], beta, dtype) * i
-        spiked = u >= tl.full([BLOCK], theta, dtype)
+        i_in = tl.load(i_ptr + offs, mask=mask, other=0.0) + tl.load(h_ptr + offs, mask=mask, other=0.0)
+        u = tl.full([BLOCK], alpha, dtype) * v + tl.full([BLOCK], c, dtype) * i_in
+        i = tl.full([BLOCK], beta, dtype) * i_in
+        theta_ = tl.full([BLOCK], theta, dtype)
+        spiked = u >= theta_
+        frac = tl.minimum(tl.maximum((theta_ - v) / (u - v), 0.0), 1.0)
+        slope = i_in * tl.exp(frac * tl.full([BLOCK], log_beta, dtype)) - theta_
+        slope = tl.maximum(slope, tl.full([BLOCK], imv_floor, dtype) * (i_in - theta_))
         z = spiked.to(dtype)
         tl.store(z_out + offs, z, mask=mask)
         tl.store(v_out + offs, u * (1.0 - z), mask=mask)
@@ -107,7 +120,7 @@ if triton is not None:
         write = fired & (count < K)
         slot = offs * K + count.to(tl.int64)
         tl.store(steps_ptr + slot, tl.full([BLOCK], n, steps_ptr.dtype.element_ty), mask=write)
-        tl.store(imv_ptr + slot, i - u, mask=write)
+        tl.store(imv_ptr + slot, slope, mask=write)
         tl.store(count_ptr + offs, count + 1, mask=fired)
 
     @triton.jit
@@ -180,7 +193,7 @@ class SpikeBuffer(NamedTuple):
     """A layer's own spikes: per-neuron slots (module docstring)."""
 
     steps: torch.Tensor  # [B, N, K] int32, step of each spike
-    imv: torch.Tensor  # [B, N, K] I − U just before the reset
+    imv: torch.Tensor  # [B, N, K] τ_m V̇ = I − ϑ at the crossing
     count: torch.Tensor  # [B, N] int32, spikes per neuron (may exceed K: overflow)
 
 
@@ -211,15 +224,24 @@ def empty_buffer(batch: int, n: int, capacity: int, like: torch.Tensor) -> Spike
     return SpikeBuffer(steps, imv, torch.zeros(batch, n, dtype=torch.int32, device=like.device))
 
 
+IMV_FLOOR = 0.1  # guard: (I − ϑ) at the crossing is at least this fraction of its bound I' − ϑ > 0
+
+
+def crossing_slope(v0: torch.Tensor, u: torch.Tensor, i_in: torch.Tensor, k: EventConstants) -> torch.Tensor:
+    """τ_m V̇ = I − ϑ at the threshold crossing inside a step (module docstring)."""
+    frac = ((k.theta - v0) / (u - v0)).clamp(0.0, 1.0)
+    slope = i_in * torch.exp(frac * math.log(k.beta)) - k.theta
+    return torch.maximum(slope, IMV_FLOOR * (i_in - k.theta))
+
+
 def neuron_fwd_step_ref(
     h_n: torch.Tensor, v: torch.Tensor, i: torch.Tensor, buf: SpikeBuffer, n: int, k: EventConstants
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Forward step n (module docstring) for h_n, V, I [B, N]; records spikes in ``buf`` in place.
 
     Returns (z, V, I)."""
-    i = i + h_n
-    u = k.alpha * v + k.c * i
-    i = k.beta * i
+    i_in = i + h_n
+    u = k.alpha * v + k.c * i_in
     spiked = u >= k.theta
     b, j = spiked.nonzero(as_tuple=True)
     slot = buf.count[b, j].long()
@@ -227,14 +249,15 @@ def neuron_fwd_step_ref(
         keep = slot < buf.steps.shape[-1]
         b, j, slot = b[keep], j[keep], slot[keep]
     buf.steps[b, j, slot] = n
-    buf.imv[b, j, slot] = (i - u)[b, j]
+    buf.imv[b, j, slot] = crossing_slope(v[b, j], u[b, j], i_in[b, j], k)
+    i = k.beta * i_in
     buf.count.add_(spiked.to(torch.int32))
     z = spiked.to(u.dtype)
     return z, u * (1.0 - z), i
 
 
 def spiked_at(buf: SpikeBuffer, ptr: torch.Tensor, n: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """(mask of neurons whose buffer slot ``ptr`` holds a spike at step n, I − U of that spike)."""
+    """(mask of neurons whose buffer slot ``ptr`` holds a spike at step n, τ_m V̇ of that spike)."""
     slot = ptr.clamp(min=0).long().unsqueeze(-1)
     mask = (ptr >= 0) & (buf.steps.gather(-1, slot).squeeze(-1) == n)
     return mask, buf.imv.gather(-1, slot).squeeze(-1)
@@ -366,8 +389,8 @@ def neuron_fwd_step_triton(
         with torch.cuda.device_of(v):  # launch on v's GPU, not the current one (no-op for CPU tensors)
             _neuron_fwd_kernel[(triton.cdiv(v.numel(), BLOCK),)](
                 h_n, v, i, z, v_new, i_new, steps, imv, count, int(n), v.numel(), capacity,
-                float(k.alpha), float(k.beta), float(k.c), float(k.theta), BLOCK=BLOCK,
-                num_warps=NUM_WARPS, enable_fp_fusion=False,
+                float(k.alpha), float(k.beta), float(k.c), float(k.theta), math.log(k.beta), IMV_FLOOR,
+                BLOCK=BLOCK, num_warps=NUM_WARPS, enable_fp_fusion=False,
             )  # fmt: skip
     for dst, src in zip(buf, (steps, imv, count), strict=True):
         _copy_back(dst, src)

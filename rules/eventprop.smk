@@ -1,0 +1,162 @@
+# EventProp study (Nowotny, Turner & Knight): training runs from the scale's sweep, tables, figures/eventprop/.
+from spikegrad.data.registry import GENERATED, SYNTHESIZED
+from spikegrad.sweeps import read_eventprop_sweep
+
+EVENTPROP = config["eventprop"]
+EP_RUNS = read_eventprop_sweep(
+    EVENTPROP["sweeps"][config["scale"]], EVENTPROP["experiments"], EVENTPROP["augmentations"]
+)
+EP = Paramspace(EP_RUNS)
+EP_RESULTS = f"{RESULTS}/eventprop"
+EP_EXPERIMENTS = sorted(set(EP_RUNS["experiment"]))
+
+
+def eventprop_settings(run):
+    """The experiment's notebook parameters with the run's loss-specific overrides."""
+    experiment = EVENTPROP["experiments"][run["experiment"]]
+    settings = {k: v for k, v in experiment.items() if k not in ("by_loss", "figure")}
+    settings.update(experiment.get("by_loss", {}).get(run["loss"], {}))
+    return settings
+
+
+def eventprop_data(wildcards):
+    """Prepared split files of an embedded dataset, or the download record of a published one."""
+    dataset = EVENTPROP["experiments"][EP.instance(wildcards)["experiment"]]["dataset"]
+    if dataset in GENERATED or dataset in SYNTHESIZED:
+        return expand(f"{DATA}/{dataset}/{{split}}.h5", split=SPLITS)
+    return f"{DATA}/{dataset}.downloaded"
+
+
+def eventprop_notebook_args(wildcards):
+    run = EP.instance(wildcards)
+    parameters = {
+        **eventprop_settings(run),
+        "engine": "eventprop",
+        "loss": run["loss"],
+        "recurrent": run["recurrent"] == "True",
+        "augment": EVENTPROP["augmentations"][run["augment"]],
+        "lr": float(run["lr"]),
+        "epochs": int(run["epochs"]),
+        "seed": int(run["seed"]),
+        "max_train": SCALE["max_train"],
+        "device": config["device"],
+        "data_root": DATA,
+        "out_dir": f"{EP_RESULTS}/runs/{EP.wildcard_pattern.format(**wildcards)}",
+        "progress": False,
+    }
+    return shlex.join(["-y", json.dumps(parameters)])
+
+
+def eventprop_selected(**entries):
+    """Run folders of the sweep rows whose columns equal ``entries``."""
+    rows = EP_RUNS
+    for column, value in entries.items():
+        rows = rows[rows[column] == value]
+    return [f"{EP_RESULTS}/runs/{EP.wildcard_pattern.format(**row)}" for row in rows.to_dict("records")]
+
+
+def eventprop_outputs():
+    outputs = [f"figures/eventprop/{name}.png" for name in EP_EXPERIMENTS]
+    flow = EVENTPROP["gradient_flow"].get(config["scale"])
+    if flow and eventprop_selected(**flow, loss="sum") and eventprop_selected(**flow, loss="sum_weigh_exp"):
+        outputs.append("figures/eventprop/gradient_flow.png")
+    deletion = EVENTPROP["deletion"].get(config["scale"], [])
+    if deletion and all(name in EP_EXPERIMENTS for name in deletion):
+        outputs.append("figures/eventprop/spike_deletion.png")
+    return outputs
+
+
+rule download_data:
+    output:
+        f"{DATA}/{{dataset}}.downloaded",
+    log:
+        f"logs/{config['scale']}/data/{{dataset}}_download.log",
+    wildcard_constraints:
+        dataset="shd|ssc|nmnist|mnist|fashion-mnist",
+    shell:
+        "python -m spikegrad.data download {wildcards.dataset} --root {DATA} > {output} 2> {log}"
+
+
+rule eventprop_train:
+    input:
+        notebook="notebooks/train.ipynb",
+        data=eventprop_data,
+    output:
+        metrics=f"{EP_RESULTS}/runs/{EP.wildcard_pattern}/metrics.json",
+        history=f"{EP_RESULTS}/runs/{EP.wildcard_pattern}/history.csv",
+        weights=f"{EP_RESULTS}/runs/{EP.wildcard_pattern}/weights.safetensors",
+        notebook=f"{EP_RESULTS}/runs/{EP.wildcard_pattern}/train.ipynb",
+    log:
+        f"logs/{config['scale']}/eventprop/{EP.wildcard_pattern}.log",
+    params:
+        args=eventprop_notebook_args,
+    threads: 1
+    resources:
+        runtime=60 * 12,
+        mem_mb=8000,
+    shell:
+        "OMP_NUM_THREADS={threads} papermill {input.notebook} {output.notebook} {params.args} > {log} 2>&1"
+
+
+rule table_eventprop:
+    input:
+        metrics=expand(f"{EP_RESULTS}/runs/{{params}}/metrics.json", params=EP.instance_patterns),
+        history=expand(f"{EP_RESULTS}/runs/{{params}}/history.csv", params=EP.instance_patterns),
+    output:
+        runs=f"{EP_RESULTS}/tables/runs.csv",
+        history=f"{EP_RESULTS}/tables/history.csv",
+        summary=f"{EP_RESULTS}/tables/summary.csv",
+    log:
+        f"logs/{config['scale']}/tables/eventprop.log",
+    params:
+        root=f"{EP_RESULTS}/runs",
+    script:
+        "../scripts/table_eventprop.py"
+
+
+rule fig_eventprop:
+    input:
+        runs=f"{EP_RESULTS}/tables/runs.csv",
+        history=f"{EP_RESULTS}/tables/history.csv",
+    output:
+        report("figures/eventprop/{experiment}.png", caption="../report/eventprop.rst", category="eventprop"),
+    log:
+        "logs/figures/eventprop/{experiment}.log",
+    params:
+        kind=lambda wc: EVENTPROP["experiments"][wc.experiment]["figure"],
+    wildcard_constraints:
+        experiment="|".join(EVENTPROP["experiments"]),
+    script:
+        "../scripts/fig_eventprop.py"
+
+
+rule fig_eventprop_gradient_flow:
+    input:
+        sum=lambda wc: [f"{d}/weights.safetensors" for d in eventprop_selected(
+            **EVENTPROP["gradient_flow"][config["scale"]], loss="sum")],
+        shaped=lambda wc: [f"{d}/weights.safetensors" for d in eventprop_selected(
+            **EVENTPROP["gradient_flow"][config["scale"]], loss="sum_weigh_exp")],
+    output:
+        figure=report("figures/eventprop/gradient_flow.png", caption="../report/eventprop_gradient_flow.rst",
+                      category="eventprop"),
+        table=f"{EP_RESULTS}/tables/gradient_flow.csv",
+    log:
+        "logs/figures/eventprop/gradient_flow.log",
+    params:
+        data_root=DATA,
+    script:
+        "../scripts/fig_eventprop_gradient_flow.py"
+
+
+rule fig_eventprop_deletion:
+    input:
+        history=f"{EP_RESULTS}/tables/history.csv",
+    output:
+        report("figures/eventprop/spike_deletion.png", caption="../report/eventprop_deletion.rst",
+               category="eventprop"),
+    log:
+        "logs/figures/eventprop/spike_deletion.log",
+    params:
+        experiments=EVENTPROP["deletion"].get(config["scale"]),
+    script:
+        "../scripts/fig_eventprop_deletion.py"
