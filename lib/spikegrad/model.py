@@ -23,7 +23,9 @@ With inputs on the grid t = nΔt, the solution over one step is exact (the GeNN/
     V_n = U_n (1 - z_n) \text{ (reset to zero)} \quad\text{or}\quad V_n = U_n - \vartheta z_n \text{ (subtract)}
 
 U is the membrane voltage before the reset. A spike z_n is emitted at the end of step n. The non-spiking
-leaky-integrator (LI) readout follows the same equations with ϑ = ∞. State starts at rest (V = I = 0).
+leaky-integrator (LI) readout follows the same equations with ϑ = ∞ and reports its voltage averaged over each
+step, Ū_n = (1/Δt)∫_{nΔt}^{(n+1)Δt} V dt (exact, :func:`step_average`), so that Σ_n w_n Ū_n Δt is the integral
+∫ w(t) V dt of the papers' losses for weights constant over a step. State starts at rest (V = I = 0).
 """
 
 import math
@@ -79,6 +81,23 @@ def decay_factors(p: LIFParams) -> Decay:
     else:
         c = p.tau_syn / (p.tau_mem - p.tau_syn) * (alpha - beta)
     return Decay(alpha, beta, c)
+
+
+def step_average(u: torch.Tensor, p: LIFParams) -> torch.Tensor:
+    r"""Ū_n = (1/Δt)∫ V dt over step n of a non-spiking LI trace U [T, ...] (U_n = V at the step's end).
+
+    Over a step, V(s) = e^{−s/τ_m} V_{n−1} + κ(s) I'_n, so Ū_n = p_V V_{n−1} + p_I I'_n with
+    p_V = τ_m(1 − α)/Δt, p_I = (1/Δt)∫_0^{Δt} κ = τ_s(τ_m(1 − α) − τ_s(1 − β))/((τ_m − τ_s)Δt)
+    (τ(1 − α(1 + Δt/τ))/Δt if τ_m = τ_s); with I'_n = (U_n − αU_{n−1})/c this is a two-tap filter of U.
+    """
+    alpha, beta, c = decay_factors(p)
+    p_v = p.tau_mem * (1 - alpha) / p.dt
+    if math.isclose(p.tau_mem, p.tau_syn, rel_tol=1e-9):
+        p_i = p.tau_mem * (1 - alpha * (1 + p.dt / p.tau_mem)) / p.dt
+    else:
+        p_i = p.tau_syn * (p.tau_mem * (1 - alpha) - p.tau_syn * (1 - beta)) / ((p.tau_mem - p.tau_syn) * p.dt)
+    previous = torch.cat([torch.zeros_like(u[:1]), u[:-1]])
+    return (p_i / c) * u + (p_v - alpha * p_i / c) * previous
 
 
 def rest_state(batch: int, n: int, like: torch.Tensor) -> LIFState:

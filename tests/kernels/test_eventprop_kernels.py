@@ -136,12 +136,12 @@ def _bwd_inputs(shape, dtype, seed, capacity=4, n=2):
     buf = _random_buffer(*shape, capacity, dtype, seed + 2, max_count=capacity + 1)
     # last unread slot: the newest spike, or one further back (some neurons already read past all: ptr = −1)
     ptr = (buf.count.clamp(max=capacity) - 1 - _randint(0, 2, shape, seed + 3)).clamp(min=-1)
-    extra = {name: _randn(shape, dtype, seed + 4 + m) for m, name in enumerate(("g", "g_first", "jump", "grad_u"))}
+    extra = {name: _randn(shape, dtype, seed + 4 + m) for m, name in enumerate(("g", "g_first", "jump", "drive"))}
     return lam_v, lam_i, n, buf, ptr, extra
 
 
 @pytest.mark.parametrize("shape", RAGGED)
-@pytest.mark.parametrize("present", ["", "g", "g_first", "jump", "grad_u", "g,g_first,jump,grad_u", "g,jump"])
+@pytest.mark.parametrize("present", ["", "g", "g_first", "jump", "drive", "g,g_first,jump,drive", "g,jump"])
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_neuron_bwd_matches_reference(shape, present, dtype):
     lam_v, lam_i, n, buf, ptr, extra = _bwd_inputs(shape, dtype, seed=10)
@@ -158,7 +158,7 @@ def test_neuron_bwd_matches_reference(shape, present, dtype):
     assert torch.equal(ptr, before - spiked.to(ptr.dtype))  # decremented in place past the spikes at step n
 
 
-@pytest.mark.parametrize("present", ["", "grad_u", "g,g_first,jump,grad_u"])
+@pytest.mark.parametrize("present", ["", "drive", "g,g_first,jump,drive"])
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_neuron_bwd_without_buffer_matches_reference(present, dtype):
     # without a buffer (LI readout) only ∂L/∂U and the decay act; g, g_first and jump are ignored, as in the reference
@@ -273,8 +273,8 @@ def test_launchers_reject_bad_input():
         neuron_fwd_step_triton(v.half(), v.half(), v.half(), buf, 0, K)
     with pytest.raises(ValueError, match="ptr .* is required with buf"):
         neuron_bwd_step_triton(v, v, 0, K, buf)
-    with pytest.raises(ValueError, match=r"grad_u must have shape \(2, 5\)"):
-        neuron_bwd_step_triton(v, v, 0, K, grad_u=v[:1])
+    with pytest.raises(ValueError, match=r"drive must have shape \(2, 5\)"):
+        neuron_bwd_step_triton(v, v, 0, K, drive=v[:1])
     idx = torch.zeros(3, dtype=torch.int64, device=DEVICE)
     with pytest.raises(ValueError, match=r"channel must be int32/int64 of shape \(3,\)"):
         synapse_bwd_step_triton(v, v, idx, idx[:2], idx.float(), v.T.contiguous(), v.T.contiguous(), K)
@@ -311,8 +311,8 @@ def _network(x, w_hid, w_rec, w_out, grads, step_fns):
         for t in reversed(range(steps)):
             g = kw["grad_z"][t] if "grad_z" in kw else None
             g = g if g_rec is None else g + g_rec
-            grad_u = kw["grad_u"][t] if "grad_u" in kw else None
-            lam_v, lam_i = bwd(lam_v, lam_i, t, K, buf, ptr, g, kw.get("g_first"), kw.get("jump"), grad_u)
+            drive = kw["drive"][t] if "drive" in kw else None
+            lam_v, lam_i = bwd(lam_v, lam_i, t, K, buf, ptr, g, kw.get("g_first"), kw.get("jump"), drive)
             lo, hi = events.offsets[t], events.offsets[t + 1]
             b, j = events.batch[lo:hi], events.channel[lo:hi]
             grad_in[t, b, j] = syn(lam_v, lam_i, b, j, events.value[lo:hi], weight, grad_w, K)
@@ -322,8 +322,8 @@ def _network(x, w_hid, w_rec, w_out, grads, step_fns):
                 g_rec = ((lam_v - lam_i) @ recurrent) * prev
         return grad_in, grad_w, grad_rec, ptr
 
-    grad_u, grad_counts, grad_first = grads
-    grad_z, grad_out, _, _ = backward(z, w_out, u.shape, grad_u=grad_u)
+    drive, grad_counts, grad_first = grads
+    grad_z, grad_out, _, _ = backward(z, w_out, u.shape, drive=drive)
     jump = -grad_counts / (K.theta * K.tau_mem)
     grad_x, grad_hid, grad_rec, ptr = backward(
         x, w_hid, z.shape, buf, w_rec, grad_z=grad_z, g_first=grad_first, jump=jump
@@ -361,8 +361,8 @@ def test_dispatch_uses_reference_on_cpu():
     for a, b in zip(neuron_fwd_step(h, v, v, buf, 0, K), neuron_fwd_step_ref(h, v, v, buf_ref, 0, K), strict=True):
         assert torch.equal(a, b)
     assert torch.equal(buf.count, buf_ref.count)
-    lv, li = neuron_bwd_step(h, h, 0, K, grad_u=h)
-    assert torch.equal(lv, neuron_bwd_step_ref(h, h, 0, K, grad_u=h)[0])
+    lv, li = neuron_bwd_step(h, h, 0, K, drive=h)
+    assert torch.equal(lv, neuron_bwd_step_ref(h, h, 0, K, drive=h)[0])
     grad_w = torch.zeros(3, 4)
     idx = torch.tensor([0, 1])
     assert synapse_bwd_step(h, h, idx, idx, torch.ones(2), grad_w.T.T, grad_w, K).shape == (2,)

@@ -19,7 +19,7 @@ from spikegrad.kernels.lif_scan import (
     lif_step_bwd_ref,
     lif_step_ref,
 )
-from spikegrad.model import LIFParams, decay_factors
+from spikegrad.model import LIFParams, decay_factors, step_average
 from spikegrad.surrogate import SurrogateParams, surrogate_derivative
 
 
@@ -105,8 +105,9 @@ def hidden_layer(
 
 
 def readout(x: torch.Tensor, weight: torch.Tensor, lif: LIFParams, options: EngineOptions = EngineOptions()):
-    """Membrane voltage U [T, B, C] of the non-spiking leaky-integrator readout driven by spikes x."""
-    return LIFScan.apply(x @ weight.T, lif, None, True)[1]
+    """Step-averaged membrane voltage Ū [T, B, C] of the non-spiking leaky-integrator readout driven by spikes x
+    (:func:`spikegrad.model.step_average`)."""
+    return step_average(LIFScan.apply(x @ weight.T, lif, None, True)[1], lif)
 
 
 def readout_spikes(x: torch.Tensor, weight: torch.Tensor, lif: LIFParams, options: EngineOptions = EngineOptions()):

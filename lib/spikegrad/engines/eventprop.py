@@ -29,9 +29,11 @@ gradient at ``first`` is added to the first spike's ∂L/∂t; for a silent neur
 trial as a *phantom spike*, λ_V += (∂L/∂t)/ϑ (Nowotny et al.'s rule for a silent correct output: there is no
 exact gradient of a missing spike). The gradient at ``counts`` uses W&P's spike-count rule (N = Σ_k V(t_k^-)/ϑ):
 λ_V −= (∂L/∂N)/(ϑ τ_m) at each spike — a heuristic, used for the firing-rate regulariser. The LI readout returns
-U [T, B, C]; ∂L/∂U_n enters as the source λ_V −= (∂L/∂U_n)/τ_m at t = (n + 1)Δt, which is the exact gradient of
-a loss on U sampled on the grid (losses of the form F(Σ_n w_n U_n) give the constant or time-weighted drive of
-loss shaping without any special case).
+the step-averaged voltage Ū [T, B, C] (Ū_n = (1/Δt)∫ V over step n); ∂L/∂Ū_n is then a drive constant over step
+n, λ_V relaxing to A = −(1/Δt)∂L/∂Ū_n — the exact gradient of any loss of Ū, and for losses F(Σ_n w_n Ū_n) the
+constant or time-weighted drive of loss shaping without any special case. (Sampling V at step ends instead would
+turn the drive into a train of impulses whose λ_V − λ_I never vanishes: a spurious O(Δt/τ) error signal at
+every hidden spike that swamps the real one on long trials.)
 
 **Grid error.** Spikes are detected at step ends and, between layers, enter the next layer at the start of the
 same step (the grid model's convention), so EventProp is the gradient of the continuous-time model up to O(Δt);
@@ -60,7 +62,7 @@ from spikegrad.kernels.eventprop import (
     synapse_bwd_step,
 )
 from spikegrad.kernels.lif_scan import lif_scan_forward
-from spikegrad.model import LIFParams, decay_factors
+from spikegrad.model import LIFParams, decay_factors, step_average
 
 CHUNK = 32  # reverse steps whose λ are kept to run their synapse backward together
 GROW_EVERY = 16  # steps between checks whether the spike buffer must grow (max_spikes=None)
@@ -139,7 +141,7 @@ def backward_scan(
     buf: SpikeBuffer | None = None,
     recurrent: torch.Tensor | None = None,
     grad_z: torch.Tensor | None = None,
-    grad_u: torch.Tensor | None = None,
+    drive: torch.Tensor | None = None,
     jump: torch.Tensor | None = None,
     g_first: torch.Tensor | None = None,
 ):
@@ -165,7 +167,7 @@ def backward_scan(
         if g_rec is not None:
             g = g_rec if g is None else g + g_rec
         lam_v, lam_i = neuron_bwd_step(
-            lam_v, lam_i, t, k, buf, ptr, g, g_first, jump, None if grad_u is None else grad_u[t]
+            lam_v, lam_i, t, k, buf, ptr, g, g_first, jump, None if drive is None else drive[t]
         )
         chunk_v.append(lam_v)
         chunk_i.append(lam_i)
@@ -224,15 +226,16 @@ class EventPropLIF(torch.autograd.Function):
 
 
 class EventPropLI(torch.autograd.Function):
-    """Membrane voltage U [T, B, C] of a non-spiking leaky-integrator readout driven by spikes x."""
+    """Step-averaged voltage Ū [T, B, C] of a non-spiking leaky-integrator readout driven by spikes x
+    (:func:`spikegrad.model.step_average`); ∂L/∂Ū_n is a drive constant over step n, A = −(1/Δt)∂L/∂Ū_n."""
 
     @staticmethod
     def forward(ctx, x, weight, lif: LIFParams):
         k = constants(lif)
-        u = lif_scan_forward(x @ weight.T, k.alpha, k.beta, k.c, math.inf)[1]
+        u = step_average(lif_scan_forward(x @ weight.T, k.alpha, k.beta, k.c, math.inf)[1], lif)
         events = step_events(x)
         ctx.save_for_backward(weight, *events[1:])
-        ctx.k, ctx.offsets, ctx.shape = k, events.offsets, u.shape
+        ctx.k, ctx.offsets, ctx.shape, ctx.dt = k, events.offsets, u.shape, lif.dt
         return u
 
     @staticmethod
@@ -240,7 +243,7 @@ class EventPropLI(torch.autograd.Function):
         weight, *events = ctx.saved_tensors
         grad_x, grad_w, _ = backward_scan(
             ctx.k, ctx.shape, StepEvents(ctx.offsets, *events), weight, ctx.needs_input_grad[0],
-            grad_u=grad_u,
+            drive=-grad_u / ctx.dt,
         )  # fmt: skip
         return grad_x, grad_w, None
 

@@ -22,14 +22,16 @@ agree to O(Δt). I' − ϑ > 0 bounds the true value from above whenever V cross
 the decaying I), so the floor only guards a badly interpolated crossing.
 
 **Backward step n** takes the adjoints (λ_V, λ_I) at t = (n+1)Δt, just after the step (in forward time), back to
-the start of the step, t = nΔt, just after its input arrived:
+the start of the step, t = nΔt, just after its input arrived. First the jump of neurons that spiked at step n,
+then the exact solution over the step with a drive A constant over it (λ_V relaxes to A; A = −(1/Δt)∂L/∂Ū_n
+for a loss on the step-averaged readout voltage Ū_n, 0 for hidden layers):
 
 .. math::
 
-    \lambda_V \mathrel{+}= \frac{\vartheta \lambda_V + g}{\tau_m \dot V^-} + j \quad\text{(spiked at step n)},
-    \qquad \lambda_V \mathrel{-}= \frac{1}{\tau_m}\frac{\partial L}{\partial U_n}
+    \lambda_V \mathrel{+}= \frac{\vartheta \lambda_V + g}{\tau_m \dot V^-} + j \quad\text{(spiked at step n)}
 
-    \lambda_V \leftarrow \alpha \lambda_V, \qquad \lambda_I \leftarrow \beta \lambda_I + c_\lambda \lambda_V, \qquad
+    \lambda_V \leftarrow A + \alpha (\lambda_V - A), \qquad
+    \lambda_I \leftarrow A + \beta (\lambda_I - A) + c_\lambda (\lambda_V - A), \qquad
     c_\lambda = \frac{\tau_m}{\tau_s} c
 
 with g = ∂L/∂t_k of that spike (from downstream layers, recurrent targets and the loss; plus ∂L/∂t of the first
@@ -108,7 +110,7 @@ if triton is not None:
         i = tl.full([BLOCK], beta, dtype) * i_in
         theta_ = tl.full([BLOCK], theta, dtype)
         spiked = u >= theta_
-        frac = tl.minimum(tl.maximum((theta_ - v) / (u - v), 0.0), 1.0)
+        frac = tl.minimum(tl.maximum((theta_ - v) / tl.where(u > v, u - v, 1.0), 0.0), 1.0)
         slope = i_in * tl.exp(frac * tl.full([BLOCK], log_beta, dtype)) - theta_
         slope = tl.maximum(slope, tl.full([BLOCK], imv_floor, dtype) * (i_in - theta_))
         z = spiked.to(dtype)
@@ -125,10 +127,10 @@ if triton is not None:
 
     @triton.jit
     def _neuron_bwd_kernel(
-        lv_ptr, li_ptr, lv_out, li_out, steps_ptr, imv_ptr, ptr_ptr, g_ptr, gf_ptr, jump_ptr, gu_ptr, n, M, K,
-        alpha: tl.float64, beta: tl.float64, c_adj: tl.float64, theta: tl.float64, tau_mem: tl.float64,
+        lv_ptr, li_ptr, lv_out, li_out, steps_ptr, imv_ptr, ptr_ptr, g_ptr, gf_ptr, jump_ptr, drive_ptr, n, M, K,
+        alpha: tl.float64, beta: tl.float64, c_adj: tl.float64, theta: tl.float64,
         HAS_BUF: tl.constexpr, HAS_G: tl.constexpr, HAS_GF: tl.constexpr, HAS_JUMP: tl.constexpr,
-        HAS_GU: tl.constexpr, BLOCK: tl.constexpr,
+        HAS_DRIVE: tl.constexpr, BLOCK: tl.constexpr,
     ):  # fmt: skip
         offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
         mask = offs < M
@@ -150,10 +152,13 @@ if triton is not None:
                 jump = jump + tl.load(jump_ptr + offs, mask=spiked, other=0.0)
             lam_v = tl.where(spiked, lam_v + jump, lam_v)
             tl.store(ptr_ptr + offs, p - 1, mask=spiked)
-        if HAS_GU:
-            lam_v = lam_v - tl.load(gu_ptr + offs, mask=mask, other=0.0) / tl.full([BLOCK], tau_mem, dtype)
-        tl.store(lv_out + offs, tl.full([BLOCK], alpha, dtype) * lam_v, mask=mask)
-        lam_i = tl.full([BLOCK], beta, dtype) * lam_i + tl.full([BLOCK], c_adj, dtype) * lam_v
+        drive = tl.zeros([BLOCK], dtype)
+        if HAS_DRIVE:
+            drive = tl.load(drive_ptr + offs, mask=mask, other=0.0)
+        lam_v = lam_v - drive
+        lam_i = lam_i - drive
+        tl.store(lv_out + offs, drive + tl.full([BLOCK], alpha, dtype) * lam_v, mask=mask)
+        lam_i = drive + tl.full([BLOCK], beta, dtype) * lam_i + tl.full([BLOCK], c_adj, dtype) * lam_v
         tl.store(li_out + offs, lam_i, mask=mask)
 
     @triton.jit
@@ -273,11 +278,12 @@ def neuron_bwd_step_ref(
     g: torch.Tensor | None = None,
     g_first: torch.Tensor | None = None,
     jump: torch.Tensor | None = None,
-    grad_u: torch.Tensor | None = None,
+    drive: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Backward step n (module docstring). ``ptr [B, N]`` is each neuron's last unread buffer slot and is
     decremented in place past a spike at step n. ``g`` = ∂L/∂t_k of a spike at step n, ``g_first`` = ∂L/∂t of the
-    first spike, ``jump`` = direct λ_V jump per spike, ``grad_u`` = ∂L/∂U_n (each [B, N] or None = 0).
+    first spike, ``jump`` = direct λ_V jump per spike, ``drive`` = A, constant over the step (each [B, N] or
+    None = 0).
 
     Returns (λ_V, λ_I) at the start of step n."""
     if buf is not None:
@@ -292,9 +298,10 @@ def neuron_bwd_step_ref(
             step = step + jump
         lam_v = torch.where(spiked, lam_v + step, lam_v)
         ptr.sub_(spiked.to(ptr.dtype))
-    if grad_u is not None:
-        lam_v = lam_v - grad_u / k.tau_mem
-    return k.alpha * lam_v, k.beta * lam_i + k.c_adj * lam_v
+    if drive is None:
+        return k.alpha * lam_v, k.beta * lam_i + k.c_adj * lam_v
+    lam_v, lam_i = lam_v - drive, lam_i - drive
+    return drive + k.alpha * lam_v, drive + k.beta * lam_i + k.c_adj * lam_v
 
 
 def synapse_bwd_step_ref(
@@ -407,7 +414,7 @@ def neuron_bwd_step_triton(
     g: torch.Tensor | None = None,
     g_first: torch.Tensor | None = None,
     jump: torch.Tensor | None = None,
-    grad_u: torch.Tensor | None = None,
+    drive: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """:func:`neuron_bwd_step_ref` with ``_neuron_bwd_kernel``; (λ_V, λ_I) are new tensors, ``ptr`` is
     decremented in place. As in the reference, g, g_first and jump only act with a buffer."""
@@ -423,12 +430,12 @@ def neuron_bwd_step_triton(
             raise ValueError("ptr (each neuron's last unread buffer slot) is required with buf")
         capacity = _check_buffer(buf, lam_v)
         _check_index("ptr", ptr, lam_v.shape, lam_v)
-    for name, x in (("g", g), ("g_first", g_first), ("jump", jump), ("grad_u", grad_u)):
+    for name, x in (("g", g), ("g_first", g_first), ("jump", jump), ("drive", drive)):
         if x is not None:
             _check(name, x, lam_v.shape, like=lam_v)
     _check_launch(lam_v)
     lam_v, lam_i = lam_v.contiguous(), lam_i.contiguous()
-    g, g_first, jump, grad_u = (None if x is None else x.contiguous() for x in (g, g_first, jump, grad_u))
+    g, g_first, jump, drive = (None if x is None else x.contiguous() for x in (g, g_first, jump, drive))
     steps, imv = (lam_v, lam_v) if buf is None else (buf.steps.contiguous(), buf.imv.contiguous())
     slots = None if buf is None else _writable(ptr)
     lv_new, li_new = torch.empty_like(lam_v), torch.empty_like(lam_v)
@@ -440,11 +447,11 @@ def neuron_bwd_step_triton(
                 lam_v if g is None else g,
                 lam_v if g_first is None else g_first,
                 lam_v if jump is None else jump,
-                lam_v if grad_u is None else grad_u,
+                lam_v if drive is None else drive,
                 int(n), lam_v.numel(), capacity,
-                float(k.alpha), float(k.beta), float(k.c_adj), float(k.theta), float(k.tau_mem),
+                float(k.alpha), float(k.beta), float(k.c_adj), float(k.theta),
                 HAS_BUF=buf is not None, HAS_G=g is not None, HAS_GF=g_first is not None,
-                HAS_JUMP=jump is not None, HAS_GU=grad_u is not None, BLOCK=BLOCK,
+                HAS_JUMP=jump is not None, HAS_DRIVE=drive is not None, BLOCK=BLOCK,
                 num_warps=NUM_WARPS, enable_fp_fusion=False,
             )  # fmt: skip
     if slots is not None:
@@ -501,11 +508,11 @@ def neuron_fwd_step(h_n, v, i, buf: SpikeBuffer, n: int, k: EventConstants):
 
 
 def neuron_bwd_step(lam_v, lam_i, n: int, k: EventConstants, buf=None, ptr=None, g=None, g_first=None, jump=None,
-                    grad_u=None):  # fmt: skip
+                    drive=None):  # fmt: skip
     """:func:`neuron_bwd_step_triton` for CUDA tensors when triton is installed, else the reference."""
     if triton is not None and lam_v.is_cuda:
-        return neuron_bwd_step_triton(lam_v, lam_i, n, k, buf, ptr, g, g_first, jump, grad_u)
-    return neuron_bwd_step_ref(lam_v, lam_i, n, k, buf, ptr, g, g_first, jump, grad_u)
+        return neuron_bwd_step_triton(lam_v, lam_i, n, k, buf, ptr, g, g_first, jump, drive)
+    return neuron_bwd_step_ref(lam_v, lam_i, n, k, buf, ptr, g, g_first, jump, drive)
 
 
 def synapse_bwd_step(lam_v, lam_i, batch, channel, value, weight, grad_w, k: EventConstants, need_grad_t=True):
