@@ -50,6 +50,11 @@ def test_smoke_workflow_produces_figures_metrics_and_report(tmp_path):
         assert values["versions"]["torch"] and values["seed"] == 0
         executed = nbformat.read(path.parent / "train.ipynb", as_version=4)
         assert any("injected-parameters" in c.metadata.get("tags", []) for c in executed.cells)
+    eventprop = sorted((workdir / "results" / "smoke" / "eventprop" / "runs").rglob("metrics.json"))
+    assert len(eventprop) == len((workdir / "config/sweeps/eventprop_smoke.tsv").read_text().splitlines()) - 1
+    assert all(json.loads(p.read_text())["engine"] == "eventprop" for p in eventprop)
+    for figure in ("yinyang_ttfs", "digits_losses", "spoken_losses", "gradient_flow", "spike_deletion"):
+        assert (workdir / "figures" / "eventprop" / f"{figure}.png").stat().st_size > 10_000
     summary = (workdir / "results" / "smoke" / "tables" / "train_summary.csv").read_text()
     assert summary.splitlines()[0] == "dataset,lr,test_accuracy_mean,test_accuracy_sd,seeds"
 
@@ -74,7 +79,7 @@ def test_malformed_sweep_table_is_reported_with_file_and_row(tmp_path):
     (workdir / "config/sweeps/train_smoke.tsv").write_text("dataset\tlr\tseed\nyinyang\t-0.1\t0\n")
     run = snakemake(workdir, "all", "--dry-run", "--config", "scale=smoke")
     assert run.returncode != 0
-    assert "train_smoke.tsv row 2: lr must be positive" in run.stdout + run.stderr
+    assert "train_smoke.tsv row 2: lr must be a positive finite number, got '-0.1'" in run.stdout + run.stderr
 
 
 def test_notebooks_are_stored_without_outputs_and_have_a_parameters_cell():

@@ -234,7 +234,7 @@ IMV_FLOOR = 0.1  # guard: (I − ϑ) at the crossing is at least this fraction o
 
 def crossing_slope(v0: torch.Tensor, u: torch.Tensor, i_in: torch.Tensor, k: EventConstants) -> torch.Tensor:
     """τ_m V̇ = I − ϑ at the threshold crossing inside a step (module docstring)."""
-    frac = ((k.theta - v0) / (u - v0)).clamp(0.0, 1.0)
+    frac = ((k.theta - v0) / torch.where(u > v0, u - v0, 1.0)).clamp(0.0, 1.0)
     slope = i_in * torch.exp(frac * math.log(k.beta)) - k.theta
     return torch.maximum(slope, IMV_FLOOR * (i_in - k.theta))
 
