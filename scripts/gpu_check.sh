@@ -6,9 +6,11 @@ set -euo pipefail
 export PYTHONPATH="$PWD/lib${PYTHONPATH:+:$PYTHONPATH}"
 python -c "import torch, triton; assert torch.cuda.is_available(), 'no CUDA device'; \
 print('torch', torch.__version__, 'triton', triton.__version__, torch.cuda.get_device_name())"
-python -m pytest -q -p no:cacheprovider -m gpu tests/kernels
+python -m pytest -q -p no:cacheprovider -m gpu tests/kernels tests/engines
 mkdir -p results/bench
 for dtype in float32 float64; do
   python -m spikegrad.bench.lif_scan --out "results/bench/lif_scan_${dtype}.json" --dtype "$dtype"
 done
 cat results/bench/*.json
+python -m spikegrad.bench.eventprop --out results/bench/eventprop_step.json
+cat results/bench/eventprop_step.json

@@ -3,11 +3,7 @@
 from spikegrad import results
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
-root = sm.params.root
-runs = results.load_runs(root, sm.input.metrics)
-results.write_text(sm.output.runs, runs.to_csv(index=False))
-history = results.load_histories(root, sm.input.history)
-results.write_text(sm.output.history, history.to_csv(index=False))
+runs = results.write_run_tables(sm.params.root, sm.input.metrics, sm.input.history, sm.output.runs, sm.output.history)
 summary = results.summarise(
     runs,
     by=["experiment", "loss", "recurrent", "augment"],

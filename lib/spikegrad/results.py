@@ -108,6 +108,14 @@ def load_histories(root: Path, paths: list[Path]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+def write_run_tables(root: Path, metrics: list, histories: list, runs_path: Path, history_path: Path) -> pd.DataFrame:
+    """Write the run table (:func:`load_runs`) and the stacked histories (:func:`load_histories`); return the runs."""
+    runs = load_runs(root, metrics)
+    write_text(runs_path, runs.to_csv(index=False))
+    write_text(history_path, load_histories(root, histories).to_csv(index=False))
+    return runs
+
+
 def summarise(runs: pd.DataFrame, by: list[str], columns: list[str], seed: str = "seed") -> pd.DataFrame:
     """Mean (``<column>_mean``) and sample sd (``<column>_sd``, empty for one seed) of ``columns`` over the
     seeds of each ``by`` group, and the number of ``seeds``. Raises ValueError if a group holds one seed twice

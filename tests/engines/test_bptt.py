@@ -7,7 +7,7 @@ import torch
 from spikegrad.engines import EngineOptions
 from spikegrad.engines.bptt import LIFScan, hidden_layer, readout, readout_spikes
 from spikegrad.losses import cross_entropy
-from spikegrad.model import LIFParams, lif_step, rest_state
+from spikegrad.model import LIFParams, decay_factors, lif_step, rest_state
 from spikegrad.surrogate import SurrogateParams, spike
 
 P = LIFParams(tau_mem=10.0, tau_syn=5.0, dt=1.0)
@@ -83,9 +83,10 @@ def test_recurrent_layer_feeds_spikes_back_one_step_later():
 
 def test_first_spike_times_of_a_lif_readout():
     x = torch.zeros(6, 2, 1, dtype=torch.float64)
-    x[2, 0] = 1.0  # sample 0: input at step 2 -> readout 0 fires at the end of step 2, t = 3Δt; sample 1: silent
+    x[2, 0] = 1.0  # sample 0: input at step 2 -> readout 0 crosses ϑ early in step 2 (U = 100c); sample 1: silent
     w = torch.tensor([[100.0], [0.0]], dtype=torch.float64, requires_grad=True)
     t = readout_spikes(x, w, P)
-    assert t[0].tolist() == [3.0, float("inf")] and torch.isinf(t[1]).all()
+    u = 100.0 * decay_factors(P).c
+    assert t[0, 0].item() == pytest.approx(2.0 + P.threshold / u) and torch.isinf(t[0, 1]) and torch.isinf(t[1]).all()
     t[0, 0].backward()
     assert torch.isfinite(w.grad).all()  # surrogate gradient of the spike time

@@ -14,7 +14,7 @@ from spikegrad.kernels.eventprop import (
     BLOCK_I,
     EventConstants,
     SpikeBuffer,
-    crossing_slope,
+    crossing,
     empty_buffer,
     neuron_bwd_step,
     neuron_bwd_step_ref,
@@ -72,7 +72,8 @@ def _random_buffer(batch, n, capacity, dtype, seed, max_count, n_steps=4):
     steps = _randint(0, n_steps, (batch, n, capacity), seed)
     imv = _randn((batch, n, capacity), dtype, seed + 1).sign() * (0.3 + _randn((batch, n, capacity), dtype, seed + 2))
     imv = torch.where(imv.abs() < 0.3, 0.3, imv)
-    return SpikeBuffer(steps, imv, _randint(0, max_count + 1, (batch, n), seed + 3))
+    count = _randint(0, max_count + 1, (batch, n), seed + 3)
+    return SpikeBuffer(steps, imv, count, _randn((batch, n), dtype, seed + 4).abs())
 
 
 # --- forward step ------------------------------------------------------------------------------------------------
@@ -106,8 +107,10 @@ def test_neuron_fwd_matches_reference(shape, dtype):
     slot = before.count[b, j].long()
     assert (buf.steps[b, j, slot] == n).all()
     u = K.alpha * v + K.c * (i + h)
-    expected = crossing_slope(v[b, j], u[b, j], (i + h)[b, j], K)  # τ_m V̇ at the interpolated crossing
-    _close(buf.imv[b, j, slot], expected, TOL[dtype])
+    frac, slope = crossing(v[b, j], u[b, j], (i + h)[b, j], K)  # τ_m V̇ at the interpolated crossing
+    _close(buf.imv[b, j, slot], slope, TOL[dtype])
+    first = slot == 0  # the crossing fraction of a neuron's first spike
+    _close(buf.first[b[first], j[first]], frac[first], TOL[dtype])
 
 
 @pytest.mark.parametrize("impl", [neuron_fwd_step_triton, neuron_fwd_step_ref])
@@ -268,7 +271,7 @@ def test_launchers_reject_bad_input():
     with pytest.raises(ValueError, match=r"h_n must be torch.float32 on"):
         neuron_fwd_step_triton(v.double(), v, v, buf, 0, K)
     with pytest.raises(ValueError, match=r"buf.steps must be int32/int64 of shape \(2, 5, 3\)"):
-        neuron_fwd_step_triton(v, v, v, SpikeBuffer(buf.steps[:1], buf.imv, buf.count), 0, K)
+        neuron_fwd_step_triton(v, v, v, SpikeBuffer(buf.steps[:1], buf.imv, buf.count, buf.first), 0, K)
     with pytest.raises(ValueError, match="v must be float32 or float64, got torch.float16"):
         neuron_fwd_step_triton(v.half(), v.half(), v.half(), buf, 0, K)
     with pytest.raises(ValueError, match="ptr .* is required with buf"):

@@ -111,8 +111,16 @@ def readout(x: torch.Tensor, weight: torch.Tensor, lif: LIFParams, options: Engi
 
 
 def readout_spikes(x: torch.Tensor, weight: torch.Tensor, lif: LIFParams, options: EngineOptions = EngineOptions()):
-    """First-spike times [B, C] (ms, +inf if silent) of a LIF readout, differentiable through the surrogate:
-    t = Δt (1 + Σ_n Π_{m≤n} (1 − z_m)) counts the steps before the first spike."""
-    z = LIFScan.apply(x @ weight.T, lif, options.surrogate, options.detach_reset)[0]
-    t = lif.dt * (1 + torch.cumprod(1 - z, dim=0).sum(0))
+    """First-spike times [B, C] (ms, +inf if silent) of a LIF readout: the threshold crossing interpolated inside
+    the step n of the first spike, t = (n + f)Δt with f = (ϑ − V_{n−1})/(U_n − V_{n−1}) (as the EventProp engine
+    reports it); differentiable through U and, for which step fires first, through the surrogate."""
+    z, u = LIFScan.apply(x @ weight.T, lif, options.surrogate, options.detach_reset)
+    before = torch.cat([torch.ones_like(z[:1]), torch.cumprod(1 - z, dim=0)[:-1]])  # no spike before step n
+    first = z * before
+    reset = z.detach() if options.detach_reset else z
+    v = u * (1 - reset) if lif.reset == "zero" else u - lif.threshold * reset  # V after each step
+    v_prev = torch.cat([torch.zeros_like(v[:1]), v[:-1]])
+    frac = ((lif.threshold - v_prev) / torch.where(u > v_prev, u - v_prev, 1.0)).clamp(0.0, 1.0)
+    steps = torch.arange(z.shape[0], dtype=z.dtype, device=z.device).view(-1, *([1] * (z.dim() - 1)))
+    t = lif.dt * (first * (steps + frac)).sum(0)
     return torch.where(z.detach().sum(0) > 0, t, math.inf)

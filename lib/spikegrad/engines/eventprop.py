@@ -23,7 +23,8 @@ collected only at presynaptic events. :math:`\sum_i w_{ij}(\lambda_V - \lambda_I
 targets of spike k; a layer hands it to the layer below as the gradient of that spike.
 
 **Gradient convention.** A LIF layer returns (z, counts, first): spikes z [T, B, N], spikes per neuron [B, N]
-and first-spike times [B, N] (ms, t = (n + 1)Δt for a spike at step n, +inf if silent). The gradient arriving at
+and first-spike times [B, N] (ms, +inf if silent; the threshold crossing interpolated inside its step,
+t = (n + f)Δt, f = (ϑ − V_{n−1})/(U_n − V_{n−1}), so spike-time losses see more than the grid). The gradient arriving at
 z is read as ∂L/∂t_k of each spike (at z = 1; ignored elsewhere), so layers and spike-time losses compose. The
 gradient at ``first`` is added to the first spike's ∂L/∂t; for a silent neuron it is applied at the end of the
 trial as a *phantom spike*, λ_V += (∂L/∂t)/ϑ (Nowotny et al.'s rule for a silent correct output: there is no
@@ -101,6 +102,7 @@ def _grow(buf: SpikeBuffer, capacity: int) -> SpikeBuffer:
         torch.nn.functional.pad(buf.steps, (0, extra), value=-1),
         torch.nn.functional.pad(buf.imv, (0, extra)),
         buf.count,
+        buf.first,
     )
 
 
@@ -128,7 +130,8 @@ def forward_scan(h: torch.Tensor, recurrent: torch.Tensor | None, k: EventConsta
             "raise max_spikes (or leave it None to grow the buffer)"
         )
     if max_spikes is None and most < buf.steps.shape[-1]:  # keep only the slots in use for the backward pass
-        buf = SpikeBuffer(buf.steps[..., : max(most, 1)].clone(), buf.imv[..., : max(most, 1)].clone(), buf.count)
+        keep = max(most, 1)
+        buf = SpikeBuffer(buf.steps[..., :keep].clone(), buf.imv[..., :keep].clone(), buf.count, buf.first)
     return z, buf
 
 
@@ -206,8 +209,8 @@ class EventPropLIF(torch.autograd.Function):
         z, buf = forward_scan(x @ weight.T, recurrent, k, max_spikes)
         events = step_events(x)
         counts = buf.count.to(x.dtype)
-        first_step = buf.steps[..., 0].to(x.dtype)
-        first = torch.where(buf.count > 0, (first_step + 1) * lif.dt, math.inf)
+        first_time = (buf.steps[..., 0].to(x.dtype) + buf.first) * lif.dt  # interpolated crossing time
+        first = torch.where(buf.count > 0, first_time, math.inf)
         ctx.save_for_backward(weight, recurrent, *buf, *events[1:])
         ctx.k, ctx.offsets, ctx.shape = k, events.offsets, z.shape
         ctx.set_materialize_grads(False)
@@ -215,12 +218,12 @@ class EventPropLIF(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad_z, grad_counts, grad_first):
-        weight, recurrent, steps, imv, count, *events = ctx.saved_tensors
+        weight, recurrent, steps, imv, count, first, *events = ctx.saved_tensors
         k = ctx.k
         jump = None if grad_counts is None else -grad_counts / (k.theta * k.tau_mem)
         grad_x, grad_w, grad_rec = backward_scan(
             k, ctx.shape, StepEvents(ctx.offsets, *events), weight, ctx.needs_input_grad[0],
-            SpikeBuffer(steps, imv, count), recurrent, grad_z, None, jump, grad_first,
+            SpikeBuffer(steps, imv, count, first), recurrent, grad_z, None, jump, grad_first,
         )  # fmt: skip
         return grad_x, grad_w, grad_rec, None, None
 

@@ -4,7 +4,8 @@ event-driven synapse backward. Equations of the grid model: :mod:`spikegrad.mode
 
 **Spike buffers.** In the forward pass every neuron (b, j) writes its own spikes into its own slots of
 ``steps [B, N, K]`` (int32 step index n; the spike is at t = (n + 1)Δt) and ``imv [B, N, K]`` (τ_m V̇⁻ = I − ϑ at
-the threshold crossing), and counts them in ``count [B, N]``. A neuron with more than K spikes keeps counting but
+the threshold crossing), counts them in ``count [B, N]`` and keeps the fraction of its step at which the first
+spike crossed ϑ in ``first [B, N]``. A neuron with more than K spikes keeps counting but
 writes nothing more: the caller detects overflow from ``count > K``. No V or I trace is kept.
 
 **Forward step n** (exact integration, zero reset):
@@ -78,10 +79,11 @@ from typing import NamedTuple
 
 import torch
 
+from spikegrad.kernels.launch import check_launch
+
 try:
     import triton
     import triton.language as tl
-    from triton.runtime.interpreter import InterpretedFunction
 except ImportError:  # e.g. macOS: the references still work
     triton = None
 
@@ -97,7 +99,7 @@ if triton is not None:
     # reference (no FMA), so the threshold test U >= ϑ agrees bit for bit.
     @triton.jit
     def _neuron_fwd_kernel(
-        h_ptr, v_ptr, i_ptr, z_out, v_out, i_out, steps_ptr, imv_ptr, count_ptr, n, M, K,
+        h_ptr, v_ptr, i_ptr, z_out, v_out, i_out, steps_ptr, imv_ptr, count_ptr, first_ptr, n, M, K,
         alpha: tl.float64, beta: tl.float64, c: tl.float64, theta: tl.float64, log_beta: tl.float64,
         imv_floor: tl.float64, BLOCK: tl.constexpr,
     ):  # fmt: skip
@@ -123,6 +125,7 @@ if triton is not None:
         slot = offs * K + count.to(tl.int64)
         tl.store(steps_ptr + slot, tl.full([BLOCK], n, steps_ptr.dtype.element_ty), mask=write)
         tl.store(imv_ptr + slot, slope, mask=write)
+        tl.store(first_ptr + offs, frac, mask=write & (count == 0))
         tl.store(count_ptr + offs, count + 1, mask=fired)
 
     @triton.jit
@@ -200,6 +203,7 @@ class SpikeBuffer(NamedTuple):
     steps: torch.Tensor  # [B, N, K] int32, step of each spike
     imv: torch.Tensor  # [B, N, K] τ_m V̇ = I − ϑ at the crossing
     count: torch.Tensor  # [B, N] int32, spikes per neuron (may exceed K: overflow)
+    first: torch.Tensor  # [B, N] fraction f of its step at which the first spike crossed ϑ (t = (n + f)Δt)
 
 
 class StepEvents(NamedTuple):
@@ -226,17 +230,20 @@ def step_events(x: torch.Tensor) -> StepEvents:
 def empty_buffer(batch: int, n: int, capacity: int, like: torch.Tensor) -> SpikeBuffer:
     steps = torch.full((batch, n, capacity), -1, dtype=torch.int32, device=like.device)
     imv = like.new_zeros(batch, n, capacity)
-    return SpikeBuffer(steps, imv, torch.zeros(batch, n, dtype=torch.int32, device=like.device))
+    count = torch.zeros(batch, n, dtype=torch.int32, device=like.device)
+    return SpikeBuffer(steps, imv, count, like.new_zeros(batch, n))
 
 
 IMV_FLOOR = 0.1  # guard: (I − ϑ) at the crossing is at least this fraction of its bound I' − ϑ > 0
 
 
-def crossing_slope(v0: torch.Tensor, u: torch.Tensor, i_in: torch.Tensor, k: EventConstants) -> torch.Tensor:
-    """τ_m V̇ = I − ϑ at the threshold crossing inside a step (module docstring)."""
+def crossing(
+    v0: torch.Tensor, u: torch.Tensor, i_in: torch.Tensor, k: EventConstants
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(f, τ_m V̇ = I − ϑ) at the threshold crossing inside a step, at t = (n + f)Δt (module docstring)."""
     frac = ((k.theta - v0) / torch.where(u > v0, u - v0, 1.0)).clamp(0.0, 1.0)
     slope = i_in * torch.exp(frac * math.log(k.beta)) - k.theta
-    return torch.maximum(slope, IMV_FLOOR * (i_in - k.theta))
+    return frac, torch.maximum(slope, IMV_FLOOR * (i_in - k.theta))
 
 
 def neuron_fwd_step_ref(
@@ -253,8 +260,11 @@ def neuron_fwd_step_ref(
     if slot.numel() and int(slot.max()) >= buf.steps.shape[-1]:  # overflow: count, but write nothing
         keep = slot < buf.steps.shape[-1]
         b, j, slot = b[keep], j[keep], slot[keep]
+    frac, slope = crossing(v[b, j], u[b, j], i_in[b, j], k)
     buf.steps[b, j, slot] = n
-    buf.imv[b, j, slot] = crossing_slope(v[b, j], u[b, j], i_in[b, j], k)
+    buf.imv[b, j, slot] = slope
+    first = slot == 0
+    buf.first[b[first], j[first]] = frac[first]
     i = k.beta * i_in
     buf.count.add_(spiked.to(torch.int32))
     z = spiked.to(u.dtype)
@@ -329,17 +339,6 @@ def synapse_bwd_step_ref(
     return ((lam_v - lam_i) @ weight)[batch, channel]
 
 
-def _check_launch(x: torch.Tensor) -> None:
-    """The kernels run on CUDA tensors, or on CPU tensors under the Triton interpreter."""
-    if triton is None:
-        raise RuntimeError("triton is not installed; use the dispatch functions (reference)")
-    if not (x.is_cuda or isinstance(_neuron_fwd_kernel, InterpretedFunction)):
-        raise ValueError(
-            f"the Triton launcher needs CUDA tensors, got device {x.device} "
-            "(set TRITON_INTERPRET=1 before importing triton to run it on the CPU)"
-        )
-
-
 def _check(name: str, x: torch.Tensor, shape: tuple[int, ...], like: torch.Tensor | None = None) -> None:
     """``x`` has ``shape``, is on ``like``'s device and, for a float tensor, has its dtype (float32/float64)."""
     if tuple(x.shape) != tuple(shape):
@@ -374,6 +373,7 @@ def _check_buffer(buf: SpikeBuffer, like: torch.Tensor) -> int:
     _check_index("buf.steps", buf.steps, (*like.shape, buf.steps.shape[-1]), like)
     _check("buf.imv", buf.imv, buf.steps.shape, like)
     _check_index("buf.count", buf.count, like.shape, like)
+    _check("buf.first", buf.first, like.shape, like)
     return buf.steps.shape[-1]
 
 
@@ -388,18 +388,18 @@ def neuron_fwd_step_triton(
     _check("h_n", h_n, v.shape, like=v)
     _check("i", i, v.shape, like=v)
     capacity = _check_buffer(buf, v)
-    _check_launch(v)
+    check_launch(v, _neuron_fwd_kernel if triton else None, "the dispatch functions")
     h_n, v, i = h_n.contiguous(), v.contiguous(), i.contiguous()
-    steps, imv, count = (_writable(x) for x in buf)
+    steps, imv, count, first = (_writable(x) for x in buf)
     z, v_new, i_new = torch.empty_like(v), torch.empty_like(v), torch.empty_like(v)
     if v.numel() > 0:
         with torch.cuda.device_of(v):  # launch on v's GPU, not the current one (no-op for CPU tensors)
             _neuron_fwd_kernel[(triton.cdiv(v.numel(), BLOCK),)](
-                h_n, v, i, z, v_new, i_new, steps, imv, count, int(n), v.numel(), capacity,
+                h_n, v, i, z, v_new, i_new, steps, imv, count, first, int(n), v.numel(), capacity,
                 float(k.alpha), float(k.beta), float(k.c), float(k.theta), math.log(k.beta), IMV_FLOOR,
                 BLOCK=BLOCK, num_warps=NUM_WARPS, enable_fp_fusion=False,
             )  # fmt: skip
-    for dst, src in zip(buf, (steps, imv, count), strict=True):
+    for dst, src in zip(buf, (steps, imv, count, first), strict=True):
         _copy_back(dst, src)
     return z, v_new, i_new
 
@@ -433,7 +433,7 @@ def neuron_bwd_step_triton(
     for name, x in (("g", g), ("g_first", g_first), ("jump", jump), ("drive", drive)):
         if x is not None:
             _check(name, x, lam_v.shape, like=lam_v)
-    _check_launch(lam_v)
+    check_launch(lam_v, _neuron_fwd_kernel if triton else None, "the dispatch functions")
     lam_v, lam_i = lam_v.contiguous(), lam_i.contiguous()
     g, g_first, jump, drive = (None if x is None else x.contiguous() for x in (g, g_first, jump, drive))
     steps, imv = (lam_v, lam_v) if buf is None else (buf.steps.contiguous(), buf.imv.contiguous())
@@ -483,7 +483,7 @@ def synapse_bwd_step_triton(
     _check_index("channel", channel, (events,), weight)
     if tuple(value.shape) != (events,) or value.device != weight.device:
         raise ValueError(f"value must have shape ({events},) on {weight.device}, got {tuple(value.shape)}")
-    _check_launch(weight)
+    check_launch(weight, _neuron_fwd_kernel if triton else None, "the dispatch functions")
     grad_t = lam_v.new_zeros(events) if need_grad_t else None
     if events == 0:
         return grad_t

@@ -50,12 +50,12 @@ from typing import NamedTuple
 
 import torch
 
+from spikegrad.kernels.launch import check_launch
 from spikegrad.model import RESETS
 
 try:
     import triton
     import triton.language as tl
-    from triton.runtime.interpreter import InterpretedFunction
 except ImportError:  # e.g. macOS: the references still work
     triton = None
 
@@ -199,23 +199,12 @@ def _check_bwd(grad_z, grad_u, u, sg, theta: float, reset: str) -> bool:
     return spiking
 
 
-def _check_launch(x: torch.Tensor) -> None:
-    """The kernels run on CUDA tensors, or on CPU tensors under the Triton interpreter."""
-    if triton is None:
-        raise RuntimeError("triton is not installed; use lif_scan_forward/lif_scan_backward (reference)")
-    if not (x.is_cuda or isinstance(_lif_scan_fwd_kernel, InterpretedFunction)):
-        raise ValueError(
-            f"the Triton launcher needs CUDA tensors, got device {x.device} "
-            "(set TRITON_INTERPRET=1 before importing triton to run it on the CPU)"
-        )
-
-
 def lif_scan_fwd(
     h: torch.Tensor, alpha: float, beta: float, c: float, theta: float, reset: str = "zero"
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Forward scan with the Triton kernel; returns (z, U), each [T, B, N] like ``h`` (module docstring)."""
     spiking = _check_fwd(h, theta, reset)
-    _check_launch(h)
+    check_launch(h, _lif_scan_fwd_kernel if triton else None, "lif_scan_forward/lif_scan_backward")
     h = h.contiguous()
     z = torch.empty_like(h) if spiking else torch.zeros_like(h)
     u = torch.empty_like(h)
@@ -244,7 +233,7 @@ def lif_scan_bwd(
 ) -> torch.Tensor:
     """Backward scan with the Triton kernel; returns ∂L/∂h [T, B, N]. See the module docstring."""
     spiking = _check_bwd(grad_z, grad_u, u, sg, theta, reset)
-    _check_launch(u)
+    check_launch(u, _lif_scan_fwd_kernel if triton else None, "lif_scan_forward/lif_scan_backward")
     u = u.contiguous()
     grad_z, grad_u, sg = (None if x is None else x.contiguous() for x in (grad_z, grad_u, sg))
     grad_h = torch.empty_like(u)
