@@ -176,12 +176,14 @@ def _prefixed(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.
 
 
 def _count_changes(model: SNN, x: torch.Tensor, before: list[torch.Tensor], changes: dict) -> None:
-    """Add the hidden spikes the last update created and deleted on batch x (summed over layers) to ``changes``."""
+    """Add the hidden spikes the last update created and deleted on batch x to ``changes``: per sample and neuron
+    the rise or fall of its spike count (a spike that only moved is neither), summed over layers."""
     with torch.no_grad():
         after = model(x).spikes
     for old, new in zip(before, after, strict=True):
-        changes["created"] += ((new > 0) & (old <= 0)).sum().item()
-        changes["deleted"] += ((old > 0) & (new <= 0)).sum().item()
+        change = (new > 0).sum(0) - (old > 0).sum(0)
+        changes["created"] += change.clamp(min=0).sum().item()
+        changes["deleted"] += (-change).clamp(min=0).sum().item()
 
 
 def _rewire_silent(model: SNN, epoch_counts: list[torch.Tensor], amount: float) -> None:
