@@ -63,7 +63,7 @@ def bench_step(T: int, B: int, n_in: int, hidden: int, dt: float, rate_hz: float
         "versions": versions(),
     }  # fmt: skip
     for engine in ("eventprop", "bptt"):
-        model = SNN(spec, engine=engine, hidden_init=WeightInit(1.0, 1.0), recurrent_init=WeightInit(0.0, 0.5))
+        model = SNN(spec, engine=engine, hidden_init=WeightInit(1.5, 1.0), recurrent_init=WeightInit(0.0, 0.5))
         model = model.to(device)
         for _ in range(WARMUP):
             _step(model, x, y)
