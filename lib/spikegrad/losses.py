@@ -1,6 +1,8 @@
 r"""Classification losses on the readout voltage U [T, B, C]; each returns (mean loss, logits [B, C]).
 
-With s_n = (n + 1)/T the relative time at the end of step n (U_n is the voltage there) and y the label:
+U_n is the readout's voltage averaged over step n (:func:`spikegrad.model.step_average`), so the weighted sums
+below are the papers' integrals ∫ w(t) V dt with w held constant over each step. With s_n = (n + 1)/T the
+relative time at the end of step n and y the label:
 
 .. math::
 

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import torch
 
-from spikegrad.engines import eventprop as eventprop_engine
 from spikegrad.losses import cross_entropy
 from spikegrad.model import LIFParams, NetworkSpec, WeightInit
 from spikegrad.network import SNN
@@ -89,7 +88,6 @@ def bench_step(T: int, B: int, n_in: int, hidden: int, dt: float, rate_hz: float
     result["saved_memory_ratio"] = result["bptt"]["saved_bytes"] / result["eventprop"]["saved_bytes"]
     if device.type == "cuda":
         result["peak_memory_ratio"] = result["bptt"]["peak_bytes"] / result["eventprop"]["peak_bytes"]
-    result["eventprop_buffer_initial"] = eventprop_engine.GROW_EVERY
     return result
 
 
