@@ -100,3 +100,11 @@ def test_spike_changes_count_created_and_deleted_not_moved():
     changes = {"created": 0.0, "deleted": 0.0}
     _count_changes(lambda x: NetworkOutput(None, None, [after], []), None, [before], changes)
     assert changes == {"created": 3.0, "deleted": 2.0}
+
+
+def test_fit_trains_time_constants_within_bounds(tmp_path, data):
+    spec = NetworkSpec(n_in=5, n_hidden=(20,), n_out=3, lif=LIFParams(dt=1.0))
+    net = SNN(spec, engine="eventprop", hidden_init=WeightInit(5.0, 2.5), seed=1, train_tau=True)
+    fit(net, *data, TrainConfig(epochs=1, batch_size=32, lr=0.5, loss="sum", dt=1.0), tmp_path, progress=False)
+    tau_mem, tau_syn = net.hidden[0].tau_mem.detach(), net.hidden[0].tau_syn.detach()
+    assert (tau_mem != 20.0).any() and tau_mem.min() >= 3.0 and tau_syn.min() >= 1.0

@@ -9,6 +9,8 @@ from spikegrad.engines import EngineOptions, get_engine
 from spikegrad.model import NetworkSpec, WeightInit, check_params, init_weights
 from spikegrad.surrogate import SurrogateParams, surrogate_derivative
 
+MIN_TAU_MEM, MIN_TAU_SYN = 3.0, 1.0  # ms, lower bounds of trained time constants
+
 
 class NetworkOutput(NamedTuple):
     voltage: torch.Tensor | None  # readout membrane voltage U [T, B, C] ("li" readout)
@@ -36,11 +38,14 @@ class SNN(nn.Module):
         recurrent_init: WeightInit = WeightInit(0.0, 0.1),
         seed: int = 0,
         max_spikes: int | None = None,
+        train_tau: bool = False,
     ):
         super().__init__()
         check_params(spec.lif)
+        if train_tau and engine != "eventprop":
+            raise ValueError(f"trainable time constants need engine='eventprop', got {engine!r}")
         surrogate_derivative(surrogate.shape)
-        self.spec, self.surrogate, self.detach_reset = spec, surrogate, detach_reset
+        self.spec, self.surrogate, self.detach_reset, self.train_tau = spec, surrogate, detach_reset, train_tau
         self.engine = get_engine(engine)
         self.options = EngineOptions(surrogate, detach_reset, max_spikes)
         weights = init_weights(spec, hidden_init, readout_init, recurrent_init, seed)
@@ -49,6 +54,9 @@ class SNN(nn.Module):
             layer = nn.Module()
             layer.weight = nn.Parameter(weights[f"hidden.{k}.weight"])
             layer.recurrent = nn.Parameter(weights[f"hidden.{k}.recurrent"]) if spec.recurrent else None
+            if train_tau:  # per-neuron τ_m, τ_s of the hidden layer (Nowotny et al.'s learned τ)
+                layer.tau_mem = nn.Parameter(torch.full_like(layer.weight[:, 0], spec.lif.tau_mem))
+                layer.tau_syn = nn.Parameter(torch.full_like(layer.weight[:, 0], spec.lif.tau_syn))
             self.hidden.append(layer)
         self.readout = nn.Module()
         self.readout.weight = nn.Parameter(weights["readout.weight"])
@@ -59,10 +67,18 @@ class SNN(nn.Module):
             raise ValueError(f"expected input spikes [T, B, {self.spec.n_in}], got shape {tuple(x.shape)}")
         spikes, counts = [], []
         for layer in self.hidden:
-            x, n = self.engine.hidden_layer(x, layer.weight, layer.recurrent, self.spec.lif, self.options)
+            tau = {"tau": (layer.tau_mem, layer.tau_syn)} if self.train_tau else {}
+            x, n = self.engine.hidden_layer(x, layer.weight, layer.recurrent, self.spec.lif, self.options, **tau)
             spikes.append(x)
             counts.append(n)
         w, lif = self.readout.weight, self.spec.lif
         if self.spec.readout == "lif":
             return NetworkOutput(None, self.engine.readout_spikes(x, w, lif, self.options), spikes, counts)
         return NetworkOutput(self.engine.readout(x, w, lif, self.options), None, spikes, counts)
+
+    def clamp_tau(self) -> None:
+        """Keep trained time constants at τ_m ≥ MIN_TAU_MEM, τ_s ≥ MIN_TAU_SYN ms (as ``genn_eventprop``)."""
+        with torch.no_grad():
+            for layer in self.hidden:
+                layer.tau_mem.clamp_(min=MIN_TAU_MEM)
+                layer.tau_syn.clamp_(min=MIN_TAU_SYN)

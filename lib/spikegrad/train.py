@@ -268,6 +268,8 @@ def fit(
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+            if model.train_tau:
+                model.clamp_tau()
             schedule["batches"] += 1
             if cfg.track_changes:
                 _count_changes(model, x, out.spikes, changes)

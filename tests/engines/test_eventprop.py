@@ -102,7 +102,7 @@ def test_count_gradient_is_the_voltage_at_the_spike_over_threshold():
     x = torch.zeros(30, 1, 3, dtype=torch.float64)
     x[2, 0, 0] = x[5, 0, 1] = x[6, 0, 2] = 1.0
     w = torch.tensor([[1.8, 1.6, 1.4]], dtype=torch.float64, requires_grad=True)
-    z, counts, _ = EventPropLIF.apply(x, w, None, lif, None)
+    z, counts, _ = EventPropLIF.apply(x, w, None, None, None, lif, None)
     assert counts.item() == 1
     (grad,) = torch.autograd.grad(counts.sum(), w)
     step = int(z[:, 0, 0].nonzero())
@@ -115,7 +115,7 @@ def test_silent_neuron_gets_a_phantom_spike_at_the_end_of_the_trial():
     x = torch.zeros(30, 1, 2, dtype=torch.float64)
     x[3, 0, 0] = x[10, 0, 1] = 1.0
     w = torch.tensor([[0.3, 0.4]], dtype=torch.float64, requires_grad=True)
-    _, counts, first = EventPropLIF.apply(x, w, None, P, None)
+    _, counts, first = EventPropLIF.apply(x, w, None, None, None, P, None)
     assert counts.item() == 0 and math.isinf(first.item())
     (grad,) = torch.autograd.grad(first, w, torch.tensor([[0.7]], dtype=torch.float64))
     (expected,) = torch.autograd.grad(_li_voltage(x, w, P)[-1, 0, 0] * (-P.tau_mem / P.threshold * 0.7), w)
@@ -185,7 +185,7 @@ def eventprop_grads(inputs, w1, w_rec, w2, spiking_out, dt):
     params = [torch.tensor(p, requires_grad=True) if p is not None else None for p in (w1, w_rec, w2)]
     z, counts = hidden_layer(x, params[0], params[1], lif)
     if spiking_out:
-        first = EventPropLIF.apply(z, params[2], None, lif, None)[2]
+        first = EventPropLIF.apply(z, params[2], None, None, None, lif, None)[2]
         loss = first_spike_loss("first_spike_exp", first, torch.tensor([1]), T_MS, TTFS)[0]
     else:
         u = readout(z, params[2], lif)[[round(s / dt) - 1 for s in SAMPLES], 0]
@@ -228,5 +228,48 @@ def test_bptt_and_eventprop_readout_spike_times_agree():
     x = raster(steps=60, batch=2, n=6, p=0.2)
     w = torch.full((3, 6), 0.6, dtype=torch.float64)
     t_b = bptt.readout_spikes(x, w, P)
-    t_e = EventPropLIF.apply(x, w, None, P, None)[2]
+    t_e = EventPropLIF.apply(x, w, None, None, None, P, None)[2]
     assert torch.equal(t_b, t_e) and torch.isfinite(t_b).any()
+
+
+def test_time_constant_gradients_converge_to_the_continuous_time_gradient():
+    # ∂L/∂τ_m = ∫ λ_V (I − V)/τ_m dt, ∂L/∂τ_s = −∫ λ_I I/τ_s dt per neuron; their sum over a layer whose neurons
+    # share τ is d/dτ of the continuous model, by central finite differences on spikegrad.continuous
+    rng = np.random.default_rng(4)
+    inputs = [np.sort(rng.choice(30, size=3, replace=False) * 0.5) for _ in range(4)]
+    w = rng.normal(1.5, 0.5, (3, 4))
+
+    def loss(tau_mem, tau_syn):
+        sim = simulate(inputs, [Layer(w, None)], P._replace(tau_mem=tau_mem, tau_syn=tau_syn), T_MS, np.array([T_MS]))
+        first = torch.tensor([[s[0] if len(s) else math.inf for s in sim.spike_times[0]]], dtype=torch.float64)
+        return first_spike_loss("first_spike_exp", first, torch.tensor([1]), T_MS, TTFS)[0].item()
+
+    eps = 1e-6
+    fd = [(loss(P.tau_mem + eps, P.tau_syn) - loss(P.tau_mem - eps, P.tau_syn)) / (2 * eps),
+          (loss(P.tau_mem, P.tau_syn + eps) - loss(P.tau_mem, P.tau_syn - eps)) / (2 * eps)]  # fmt: skip
+    dt = 0.00625
+    x = torch.zeros(round(T_MS / dt), 1, 4, dtype=torch.float64)
+    for j, times in enumerate(inputs):
+        x[np.round(times / dt).astype(int), 0, j] = 1.0
+    tau = [torch.full((3,), t, dtype=torch.float64, requires_grad=True) for t in (P.tau_mem, P.tau_syn)]
+    z, counts = hidden_layer(x, torch.tensor(w), None, P._replace(dt=dt), tau=tuple(tau))
+    assert counts.min() >= 5  # every neuron fires repeatedly
+    first = EventPropLIF.apply(x, torch.tensor(w), None, *tau, P._replace(dt=dt), None)[2]
+    first_spike_loss("first_spike_exp", first, torch.tensor([1]), T_MS, TTFS)[0].backward()
+    for got, expected in zip((t.grad.sum().item() for t in tau), fd, strict=True):
+        assert got == pytest.approx(expected, rel=0.03)
+
+
+def test_trainable_time_constants_need_eventprop_and_are_clamped():
+    spec = NetworkSpec(6, (4,), 3, lif=P)
+    with pytest.raises(ValueError, match="engine='eventprop'"):
+        SNN(spec, engine="bptt", train_tau=True)
+    net = SNN(spec, engine="eventprop", train_tau=True, hidden_init=WeightInit(3.0, 1.0)).double()
+    assert net.hidden[0].tau_mem.tolist() == [P.tau_mem] * 4
+    cross_entropy("sum", net(raster()).voltage, torch.tensor([0, 1, 2]))[0].backward()
+    assert torch.isfinite(net.hidden[0].tau_mem.grad).all() and net.hidden[0].tau_syn.grad.abs().sum() > 0
+    with torch.no_grad():
+        net.hidden[0].tau_mem.fill_(1.0)
+        net.hidden[0].tau_syn.fill_(0.1)
+    net.clamp_tau()
+    assert net.hidden[0].tau_mem.min() == 3.0 and net.hidden[0].tau_syn.min() == 1.0

@@ -89,11 +89,19 @@ class BufferOverflow(RuntimeError):
     """A neuron fired more often than the fixed spike buffer (``max_spikes``) holds."""
 
 
-def constants(lif: LIFParams) -> EventConstants:
+def constants(lif: LIFParams, tau: tuple[torch.Tensor, torch.Tensor] | None = None) -> EventConstants:
+    """The step constants of ``lif``, or per neuron ([N] tensors) for trainable time constants ``tau``."""
     if lif.reset != "zero":
         raise ValueError(f"EventProp needs the zero reset (V <- 0 at a spike), got reset={lif.reset!r}")
-    alpha, beta, c = decay_factors(lif)
-    return EventConstants(alpha, beta, c, c * lif.tau_mem / lif.tau_syn, lif.threshold, lif.tau_mem, lif.tau_syn)
+    if tau is None:
+        alpha, beta, c = decay_factors(lif)
+        return EventConstants(alpha, beta, c, c * lif.tau_mem / lif.tau_syn, lif.threshold, lif.tau_mem, lif.tau_syn)
+    tau_mem, tau_syn = (t.detach() for t in tau)
+    alpha, beta = torch.exp(-lif.dt / tau_mem), torch.exp(-lif.dt / tau_syn)
+    close = (tau_mem - tau_syn).abs() < 1e-6 * tau_mem
+    gap = torch.where(close, 1.0, tau_mem - tau_syn)
+    c = torch.where(close, lif.dt / tau_mem * alpha, tau_syn / gap * (alpha - beta))
+    return EventConstants(alpha, beta, c, c * tau_mem / tau_syn, lif.threshold, tau_mem, tau_syn)
 
 
 def _grow(buf: SpikeBuffer, capacity: int) -> SpikeBuffer:
@@ -106,22 +114,28 @@ def _grow(buf: SpikeBuffer, capacity: int) -> SpikeBuffer:
     )
 
 
-def forward_scan(h: torch.Tensor, recurrent: torch.Tensor | None, k: EventConstants, max_spikes: int | None):
+def forward_scan(
+    h: torch.Tensor, recurrent: torch.Tensor | None, k: EventConstants, max_spikes: int | None, traces: bool = False
+):
     """Spikes z [T, B, N] and the spike buffer of a LIF layer with input currents h [T, B, N].
 
     With ``max_spikes=None`` the buffer starts with GROW_EVERY slots per neuron and doubles whenever a neuron
     could fill it within the next GROW_EVERY steps (one spike per step at most), so it never overflows; with an
-    int, a neuron that fires more often raises :class:`BufferOverflow`."""
+    int, a neuron that fires more often raises :class:`BufferOverflow`. ``traces`` also returns the dense
+    (V before, I' after the input) of every step [T, B, N], which only the τ gradients need."""
     steps, batch, n = h.shape
     buf = empty_buffer(batch, n, max_spikes if max_spikes is not None else min(steps, GROW_EVERY), h)
     z = torch.zeros_like(h)
     v = i = h.new_zeros(batch, n)
+    v_before, i_after = (torch.empty_like(h), torch.empty_like(h)) if traces else (None, None)
     for t in range(steps):
         if max_spikes is None and t % GROW_EVERY == 0 and buf.steps.shape[-1] < steps:
             need = int(buf.count.max()) + GROW_EVERY
             if need > buf.steps.shape[-1]:
                 buf = _grow(buf, min(steps, max(need, 2 * buf.steps.shape[-1])))
         h_t = h[t] if recurrent is None or t == 0 else h[t] + z[t - 1] @ recurrent.T
+        if traces:
+            v_before[t], i_after[t] = v, i + h_t
         z[t], v, i = neuron_fwd_step(h_t, v, i, buf, t, k)
     most = int(buf.count.max()) if buf.count.numel() else 0
     if max_spikes is not None and most > max_spikes:
@@ -132,7 +146,7 @@ def forward_scan(h: torch.Tensor, recurrent: torch.Tensor | None, k: EventConsta
     if max_spikes is None and most < buf.steps.shape[-1]:  # keep only the slots in use for the backward pass
         keep = max(most, 1)
         buf = SpikeBuffer(buf.steps[..., :keep].clone(), buf.imv[..., :keep].clone(), buf.count, buf.first)
-    return z, buf
+    return (z, buf, v_before, i_after) if traces else (z, buf)
 
 
 def backward_scan(
@@ -147,8 +161,12 @@ def backward_scan(
     drive: torch.Tensor | None = None,
     jump: torch.Tensor | None = None,
     g_first: torch.Tensor | None = None,
+    traces: tuple[torch.Tensor, torch.Tensor, float] | None = None,
 ):
-    """Reverse pass of one layer; returns (∂L/∂x [T, B, N_in] or None, ∂L/∂W, ∂L/∂W_rec or None).
+    """Reverse pass of one layer; returns (∂L/∂x [T, B, N_in] or None, ∂L/∂W, ∂L/∂W_rec or None) and, given
+    ``traces`` = (V before, I' after the input, Δt) of every step, (∂L/∂τ_m, ∂L/∂τ_s) per neuron:
+
+    ∂L/∂τ_m = ∫ λ_V (I − V)/τ_m dt, ∂L/∂τ_s = −∫ λ_I I/τ_s dt (W&P's adjoint; one rectangle per step, at its start).
 
     The neuron update runs step by step; the feed-forward synapse backward, which does not feed back into it,
     runs once per CHUNK steps on the λ of those steps (fewer, larger event batches)."""
@@ -158,6 +176,9 @@ def backward_scan(
     grad_w = torch.zeros_like(weight)
     grad_rec = torch.zeros_like(recurrent) if recurrent is not None else None
     grad_x_chunks, chunk_v, chunk_i, chunk_end = [], [], [], steps
+    grad_tau_mem = grad_tau_syn = None
+    if traces is not None:
+        grad_tau_mem, grad_tau_syn = weight.new_zeros(n), weight.new_zeros(n)
     trace_v, trace_i = [], []
     ptr = None
     if buf is not None:
@@ -174,9 +195,13 @@ def backward_scan(
         )
         chunk_v.append(lam_v)
         chunk_i.append(lam_i)
+        if traces is not None:
+            v_before, i_after, dt = traces
+            grad_tau_mem += dt * (lam_v * (i_after[t] - v_before[t])).sum(0) / k.tau_mem
+            grad_tau_syn -= dt * (lam_i * i_after[t]).sum(0) / k.tau_syn
         if recurrent is not None and t > 0:  # own spikes of step t − 1 arrived at the start of step t
             prev = spiked_at(buf, ptr, t - 1)[0].to(lam_v.dtype)
-            grad_rec.add_(lam_i.T @ prev, alpha=-k.tau_syn)
+            grad_rec.sub_((lam_i * k.tau_syn).T @ prev)
             g_rec = ((lam_v - lam_i) @ recurrent) * prev
         if len(chunk_v) == CHUNK or t == 0:  # synapse backward for the events of steps t .. chunk_end − 1
             lo, hi = events.offsets[t], events.offsets[chunk_end]
@@ -197,35 +222,41 @@ def backward_scan(
     if need_grad_x:
         grad_x = weight.new_zeros(steps, batch, weight.shape[1])
         grad_x[events.step.long(), events.batch.long(), events.channel.long()] = torch.cat(grad_x_chunks[::-1])
+    if traces is not None:
+        return grad_x, grad_w, grad_rec, (grad_tau_mem, grad_tau_syn)
     return grad_x, grad_w, grad_rec
 
 
 class EventPropLIF(torch.autograd.Function):
-    """(z, counts, first) of a LIF layer driven by spikes x [T, B, N_in] (module docstring)."""
+    """(z, counts, first) of a LIF layer driven by spikes x [T, B, N_in] (module docstring); with per-neuron
+    time constants ``tau_mem``, ``tau_syn`` [N] (or None: those of ``lif``) it also returns their gradients."""
 
     @staticmethod
-    def forward(ctx, x, weight, recurrent, lif: LIFParams, max_spikes: int | None):
-        k = constants(lif)
-        z, buf = forward_scan(x @ weight.T, recurrent, k, max_spikes)
+    def forward(ctx, x, weight, recurrent, tau_mem, tau_syn, lif: LIFParams, max_spikes: int | None):
+        trainable = tau_mem is not None
+        k = constants(lif, (tau_mem, tau_syn) if trainable else None)
+        z, buf, *traces = forward_scan(x @ weight.T, recurrent, k, max_spikes, traces=trainable)
         events = step_events(x)
         counts = buf.count.to(x.dtype)
         first_time = (buf.steps[..., 0].to(x.dtype) + buf.first) * lif.dt  # interpolated crossing time
         first = torch.where(buf.count > 0, first_time, math.inf)
-        ctx.save_for_backward(weight, recurrent, *buf, *events[1:])
-        ctx.k, ctx.offsets, ctx.shape = k, events.offsets, z.shape
+        ctx.save_for_backward(weight, recurrent, *buf, *events[1:], *traces)
+        ctx.k, ctx.offsets, ctx.shape, ctx.dt, ctx.trainable = k, events.offsets, z.shape, lif.dt, trainable
         ctx.set_materialize_grads(False)
         return z, counts, first
 
     @staticmethod
     def backward(ctx, grad_z, grad_counts, grad_first):
-        weight, recurrent, steps, imv, count, first, *events = ctx.saved_tensors
+        weight, recurrent, steps, imv, count, first, *rest = ctx.saved_tensors
+        events, traces = (rest[:-2], (*rest[-2:], ctx.dt)) if ctx.trainable else (rest, None)
         k = ctx.k
         jump = None if grad_counts is None else -grad_counts / (k.theta * k.tau_mem)
-        grad_x, grad_w, grad_rec = backward_scan(
+        grad_x, grad_w, grad_rec, *grad_tau = backward_scan(
             k, ctx.shape, StepEvents(ctx.offsets, *events), weight, ctx.needs_input_grad[0],
-            SpikeBuffer(steps, imv, count, first), recurrent, grad_z, None, jump, grad_first,
+            SpikeBuffer(steps, imv, count, first), recurrent, grad_z, None, jump, grad_first, traces,
         )  # fmt: skip
-        return grad_x, grad_w, grad_rec, None, None
+        grad_tau_mem, grad_tau_syn = grad_tau[0] if grad_tau else (None, None)
+        return grad_x, grad_w, grad_rec, grad_tau_mem, grad_tau_syn, None, None
 
 
 class EventPropLI(torch.autograd.Function):
@@ -251,9 +282,11 @@ class EventPropLI(torch.autograd.Function):
         return grad_x, grad_w, None
 
 
-def hidden_layer(x, weight, recurrent, lif: LIFParams, options: EngineOptions = EngineOptions()):
-    """(z [T, B, N], spike counts [B, N]) of a LIF layer driven by spikes x [T, B, N_in]."""
-    z, counts, _ = EventPropLIF.apply(x, weight, recurrent, lif, options.max_spikes)
+def hidden_layer(x, weight, recurrent, lif: LIFParams, options: EngineOptions = EngineOptions(), tau=None):
+    """(z [T, B, N], spike counts [B, N]) of a LIF layer driven by spikes x [T, B, N_in]; ``tau`` = trainable
+    per-neuron (τ_m, τ_s) [N] tensors, or None for those of ``lif``."""
+    tau_mem, tau_syn = (None, None) if tau is None else tau
+    z, counts, _ = EventPropLIF.apply(x, weight, recurrent, tau_mem, tau_syn, lif, options.max_spikes)
     return z, counts
 
 
@@ -264,4 +297,4 @@ def readout(x, weight, lif: LIFParams, options: EngineOptions = EngineOptions())
 
 def readout_spikes(x, weight, lif: LIFParams, options: EngineOptions = EngineOptions()):
     """First-spike times [B, C] (ms, +inf if silent) of a LIF readout."""
-    return EventPropLIF.apply(x, weight, None, lif, options.max_spikes)[2]
+    return EventPropLIF.apply(x, weight, None, None, None, lif, options.max_spikes)[2]

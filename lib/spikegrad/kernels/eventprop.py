@@ -242,7 +242,8 @@ def crossing(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(f, τ_m V̇ = I − ϑ) at the threshold crossing inside a step, at t = (n + f)Δt (module docstring)."""
     frac = ((k.theta - v0) / torch.where(u > v0, u - v0, 1.0)).clamp(0.0, 1.0)
-    slope = i_in * torch.exp(frac * math.log(k.beta)) - k.theta
+    log_beta = math.log(k.beta) if isinstance(k.beta, float) else torch.log(k.beta)
+    slope = i_in * torch.exp(frac * log_beta) - k.theta
     return frac, torch.maximum(slope, IMV_FLOOR * (i_in - k.theta))
 
 
@@ -260,7 +261,8 @@ def neuron_fwd_step_ref(
     if slot.numel() and int(slot.max()) >= buf.steps.shape[-1]:  # overflow: count, but write nothing
         keep = slot < buf.steps.shape[-1]
         b, j, slot = b[keep], j[keep], slot[keep]
-    frac, slope = crossing(v[b, j], u[b, j], i_in[b, j], k)
+    frac, slope = crossing(v, u, i_in, k)
+    frac, slope = frac[b, j], slope[b, j]
     buf.steps[b, j, slot] = n
     buf.imv[b, j, slot] = slope
     first = slot == 0
@@ -333,7 +335,7 @@ def synapse_bwd_step_ref(
         return lam_v.new_zeros(0) if need_grad_t else None
     x = lam_i.new_zeros(lam_i.shape[0], weight.shape[1])  # the events as a dense block: one BLAS call on CPU
     x.index_put_((batch, channel), value.to(x.dtype), accumulate=True)
-    grad_w.addmm_(lam_i.T, x, alpha=-k.tau_syn)
+    grad_w.addmm_((lam_i * k.tau_syn).T, x, alpha=-1.0)
     if not need_grad_t:
         return None
     return ((lam_v - lam_i) @ weight)[batch, channel]
@@ -500,9 +502,14 @@ def synapse_bwd_step_triton(
     return grad_t
 
 
+def _use_kernel(x: torch.Tensor, k: EventConstants) -> bool:
+    """CUDA tensor, triton installed and one set of scalar constants (per-neuron τ runs on the reference)."""
+    return triton is not None and x.is_cuda and all(isinstance(c, float) for c in k)
+
+
 def neuron_fwd_step(h_n, v, i, buf: SpikeBuffer, n: int, k: EventConstants):
     """:func:`neuron_fwd_step_triton` for CUDA tensors when triton is installed, else the reference."""
-    if triton is not None and v.is_cuda:
+    if _use_kernel(v, k):
         return neuron_fwd_step_triton(h_n, v, i, buf, n, k)
     return neuron_fwd_step_ref(h_n, v, i, buf, n, k)
 
@@ -510,13 +517,13 @@ def neuron_fwd_step(h_n, v, i, buf: SpikeBuffer, n: int, k: EventConstants):
 def neuron_bwd_step(lam_v, lam_i, n: int, k: EventConstants, buf=None, ptr=None, g=None, g_first=None, jump=None,
                     drive=None):  # fmt: skip
     """:func:`neuron_bwd_step_triton` for CUDA tensors when triton is installed, else the reference."""
-    if triton is not None and lam_v.is_cuda:
+    if _use_kernel(lam_v, k):
         return neuron_bwd_step_triton(lam_v, lam_i, n, k, buf, ptr, g, g_first, jump, drive)
     return neuron_bwd_step_ref(lam_v, lam_i, n, k, buf, ptr, g, g_first, jump, drive)
 
 
 def synapse_bwd_step(lam_v, lam_i, batch, channel, value, weight, grad_w, k: EventConstants, need_grad_t=True):
     """:func:`synapse_bwd_step_triton` for CUDA tensors when triton is installed, else the reference."""
-    if triton is not None and weight.is_cuda:
+    if _use_kernel(weight, k):
         return synapse_bwd_step_triton(lam_v, lam_i, batch, channel, value, weight, grad_w, k, need_grad_t)
     return synapse_bwd_step_ref(lam_v, lam_i, batch, channel, value, weight, grad_w, k, need_grad_t)
