@@ -216,8 +216,8 @@ def backward_scan(
                 trace_v.extend(chunk_v)
                 trace_i.extend(chunk_i)
             chunk_v, chunk_i, chunk_end = [], [], t
-    for traces in _recorders:
-        traces.append({"lambda_v": torch.stack(trace_v[::-1]), "lambda_i": torch.stack(trace_i[::-1])})
+    for recorder in _recorders:
+        recorder.append({"lambda_v": torch.stack(trace_v[::-1]), "lambda_i": torch.stack(trace_i[::-1])})
     grad_x = None
     if need_grad_x:
         grad_x = weight.new_zeros(steps, batch, weight.shape[1])
