@@ -100,6 +100,12 @@ def step_average(u: torch.Tensor, p: LIFParams) -> torch.Tensor:
     return (p_i / c) * u + (p_v - alpha * p_i / c) * previous
 
 
+def crossing_fraction(v0: torch.Tensor, u: torch.Tensor, threshold: float) -> torch.Tensor:
+    """f ∈ [0, 1]: where inside a step V crossed ϑ, t = (n + f)Δt, by linear interpolation between V_{n−1} = v0
+    and U_n = u, f = (ϑ − V_{n−1})/(U_n − V_{n−1}) (0 where U does not rise)."""
+    return ((threshold - v0) / torch.where(u > v0, u - v0, 1.0)).clamp(0.0, 1.0)
+
+
 def rest_state(batch: int, n: int, like: torch.Tensor) -> LIFState:
     """V = I = 0 for a [batch, n] layer, with the dtype and device of ``like``."""
     zeros = like.new_zeros(batch, n)

@@ -19,7 +19,7 @@ from spikegrad.kernels.lif_scan import (
     lif_step_bwd_ref,
     lif_step_ref,
 )
-from spikegrad.model import LIFParams, decay_factors, step_average
+from spikegrad.model import LIFParams, crossing_fraction, decay_factors, step_average
 from spikegrad.surrogate import SurrogateParams, surrogate_derivative
 
 
@@ -120,7 +120,7 @@ def readout_spikes(x: torch.Tensor, weight: torch.Tensor, lif: LIFParams, option
     reset = z.detach() if options.detach_reset else z
     v = u * (1 - reset) if lif.reset == "zero" else u - lif.threshold * reset  # V after each step
     v_prev = torch.cat([torch.zeros_like(v[:1]), v[:-1]])
-    frac = ((lif.threshold - v_prev) / torch.where(u > v_prev, u - v_prev, 1.0)).clamp(0.0, 1.0)
+    frac = crossing_fraction(v_prev, u, lif.threshold)
     steps = torch.arange(z.shape[0], dtype=z.dtype, device=z.device).view(-1, *([1] * (z.dim() - 1)))
     t = lif.dt * (first * (steps + frac)).sum(0)
     return torch.where(z.detach().sum(0) > 0, t, math.inf)

@@ -121,8 +121,9 @@ def forward_scan(
 
     With ``max_spikes=None`` the buffer starts with GROW_EVERY slots per neuron and doubles whenever a neuron
     could fill it within the next GROW_EVERY steps (one spike per step at most), so it never overflows; with an
-    int, a neuron that fires more often raises :class:`BufferOverflow`. ``traces`` also returns the dense
-    (V before, I' after the input) of every step [T, B, N], which only the τ gradients need."""
+    int, a neuron that fires more often raises :class:`BufferOverflow`. Returns (z, buffer, traces): with
+    ``traces``, the dense (V before, I' after the input) of every step [T, B, N], which only the τ gradients
+    need; else None."""
     steps, batch, n = h.shape
     buf = empty_buffer(batch, n, max_spikes if max_spikes is not None else min(steps, GROW_EVERY), h)
     z = torch.zeros_like(h)
@@ -146,7 +147,7 @@ def forward_scan(
     if max_spikes is None and most < buf.steps.shape[-1]:  # keep only the slots in use for the backward pass
         keep = max(most, 1)
         buf = SpikeBuffer(buf.steps[..., :keep].clone(), buf.imv[..., :keep].clone(), buf.count, buf.first)
-    return (z, buf, v_before, i_after) if traces else (z, buf)
+    return z, buf, (v_before, i_after) if traces else None
 
 
 def backward_scan(
@@ -163,8 +164,8 @@ def backward_scan(
     g_first: torch.Tensor | None = None,
     traces: tuple[torch.Tensor, torch.Tensor, float] | None = None,
 ):
-    """Reverse pass of one layer; returns (∂L/∂x [T, B, N_in] or None, ∂L/∂W, ∂L/∂W_rec or None) and, given
-    ``traces`` = (V before, I' after the input, Δt) of every step, (∂L/∂τ_m, ∂L/∂τ_s) per neuron:
+    """Reverse pass of one layer; returns (∂L/∂x [T, B, N_in] or None, ∂L/∂W, ∂L/∂W_rec or None, ∂L/∂τ or None),
+    the last, given ``traces`` = (V before, I' after the input, Δt) of every step, (∂L/∂τ_m, ∂L/∂τ_s) per neuron:
 
     ∂L/∂τ_m = ∫ λ_V (I − V)/τ_m dt, ∂L/∂τ_s = −∫ λ_I I/τ_s dt (W&P's adjoint; one rectangle per step, at its start).
 
@@ -222,9 +223,8 @@ def backward_scan(
     if need_grad_x:
         grad_x = weight.new_zeros(steps, batch, weight.shape[1])
         grad_x[events.step.long(), events.batch.long(), events.channel.long()] = torch.cat(grad_x_chunks[::-1])
-    if traces is not None:
-        return grad_x, grad_w, grad_rec, (grad_tau_mem, grad_tau_syn)
-    return grad_x, grad_w, grad_rec
+    grad_tau = None if traces is None else (grad_tau_mem, grad_tau_syn)
+    return grad_x, grad_w, grad_rec, grad_tau
 
 
 class EventPropLIF(torch.autograd.Function):
@@ -235,12 +235,12 @@ class EventPropLIF(torch.autograd.Function):
     def forward(ctx, x, weight, recurrent, tau_mem, tau_syn, lif: LIFParams, max_spikes: int | None):
         trainable = tau_mem is not None
         k = constants(lif, (tau_mem, tau_syn) if trainable else None)
-        z, buf, *traces = forward_scan(x @ weight.T, recurrent, k, max_spikes, traces=trainable)
+        z, buf, traces = forward_scan(x @ weight.T, recurrent, k, max_spikes, traces=trainable)
         events = step_events(x)
         counts = buf.count.to(x.dtype)
         first_time = (buf.steps[..., 0].to(x.dtype) + buf.first) * lif.dt  # interpolated crossing time
         first = torch.where(buf.count > 0, first_time, math.inf)
-        ctx.save_for_backward(weight, recurrent, *buf, *events[1:], *traces)
+        ctx.save_for_backward(weight, recurrent, *buf, *events[1:], *(traces or ()))
         ctx.k, ctx.offsets, ctx.shape, ctx.dt, ctx.trainable = k, events.offsets, z.shape, lif.dt, trainable
         ctx.set_materialize_grads(False)
         return z, counts, first
@@ -251,11 +251,11 @@ class EventPropLIF(torch.autograd.Function):
         events, traces = (rest[:-2], (*rest[-2:], ctx.dt)) if ctx.trainable else (rest, None)
         k = ctx.k
         jump = None if grad_counts is None else -grad_counts / (k.theta * k.tau_mem)
-        grad_x, grad_w, grad_rec, *grad_tau = backward_scan(
+        grad_x, grad_w, grad_rec, grad_tau = backward_scan(
             k, ctx.shape, StepEvents(ctx.offsets, *events), weight, ctx.needs_input_grad[0],
             SpikeBuffer(steps, imv, count, first), recurrent, grad_z, None, jump, grad_first, traces,
         )  # fmt: skip
-        grad_tau_mem, grad_tau_syn = grad_tau[0] if grad_tau else (None, None)
+        grad_tau_mem, grad_tau_syn = grad_tau or (None, None)
         return grad_x, grad_w, grad_rec, grad_tau_mem, grad_tau_syn, None, None
 
 
@@ -275,7 +275,7 @@ class EventPropLI(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_u):
         weight, *events = ctx.saved_tensors
-        grad_x, grad_w, _ = backward_scan(
+        grad_x, grad_w, _, _ = backward_scan(
             ctx.k, ctx.shape, StepEvents(ctx.offsets, *events), weight, ctx.needs_input_grad[0],
             drive=-grad_u / ctx.dt,
         )  # fmt: skip
@@ -291,7 +291,7 @@ def hidden_layer(x, weight, recurrent, lif: LIFParams, options: EngineOptions = 
 
 
 def readout(x, weight, lif: LIFParams, options: EngineOptions = EngineOptions()):
-    """Membrane voltage U [T, B, C] of the non-spiking readout."""
+    """Step-averaged membrane voltage Ū [T, B, C] of the non-spiking readout."""
     return EventPropLI.apply(x, weight, lif)
 
 

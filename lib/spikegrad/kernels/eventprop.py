@@ -80,6 +80,7 @@ from typing import NamedTuple
 import torch
 
 from spikegrad.kernels.launch import check_launch
+from spikegrad.model import crossing_fraction
 
 try:
     import triton
@@ -241,7 +242,7 @@ def crossing(
     v0: torch.Tensor, u: torch.Tensor, i_in: torch.Tensor, k: EventConstants
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(f, τ_m V̇ = I − ϑ) at the threshold crossing inside a step, at t = (n + f)Δt (module docstring)."""
-    frac = ((k.theta - v0) / torch.where(u > v0, u - v0, 1.0)).clamp(0.0, 1.0)
+    frac = crossing_fraction(v0, u, k.theta)
     log_beta = math.log(k.beta) if isinstance(k.beta, float) else torch.log(k.beta)
     slope = i_in * torch.exp(frac * log_beta) - k.theta
     return frac, torch.maximum(slope, IMV_FLOOR * (i_in - k.theta))
