@@ -11,10 +11,12 @@ include: "rules/data.smk"
 include: "rules/train.smk"
 include: "rules/figures.smk"
 include: "rules/eventprop.smk"
+include: "rules/surrogate.smk"
 
 
 rule all:
     input:
         get_final_outputs(),
         eventprop_outputs(),
+        surrogate_outputs(),
     default_target: True

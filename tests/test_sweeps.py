@@ -1,6 +1,12 @@
+import runpy
+from pathlib import Path
+
+import pandas as pd
 import pytest
 
-from spikegrad.sweeps import SweepError, read_eventprop_sweep, read_sweep
+from spikegrad.sweeps import SweepError, read_eventprop_sweep, read_surrogate_sweep, read_sweep
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def write(tmp_path, text):
@@ -49,3 +55,35 @@ def test_eventprop_sweep(tmp_path):
                          ("toy\tsum\tTrue\tnone\t1e-3\t0\t0", "epochs must be an integer >= 1")]:  # fmt: skip
         with pytest.raises(SweepError, match=message):
             read_eventprop_sweep(write(tmp_path, EVENTPROP + bad + "\n"), ["toy"], ["none"])
+
+
+SG_HEADER = "experiment\tshape\tlr\tdampening\tsharpness\ttail\tconditions\tinitial_rate\tsparsity\tepochs\tseed\n"
+SG_ROW = ["lr_digits", "fast_sigmoid", "0.01", "1.0", "1.0", "1.56", "I+II", "none", "0.0", "6", "0"]
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "message"),
+    [
+        (1, "heaviside", "shape must be one of"),
+        (3, "0", "dampening must be a positive"),
+        (5, "1.0", r"tail must be a number in \(1.0, inf\)"),
+        (6, "I+V", "conditions must be 'none' or some of"),
+        (6, "II+II", "conditions must be 'none' or some of"),
+        (7, "1.5", r"initial_rate must be a number in \(0.0, 1.0\)"),
+        (8, "-1", r"sparsity must be a number in \[0.0, inf\]"),
+        (9, "0", "epochs must be an integer >= 1"),
+    ],
+)
+def test_surrogate_sweep_rejects_bad_entries(tmp_path, column, value, message):
+    assert len(read_surrogate_sweep(write(tmp_path, SG_HEADER + "\t".join(SG_ROW) + "\n"), ["lr_digits"])) == 1
+    row = SG_ROW.copy()
+    row[column] = value
+    with pytest.raises(SweepError, match="row 2: " + message):
+        read_surrogate_sweep(write(tmp_path, SG_HEADER + "\t".join(row) + "\n"), ["lr_digits"])
+
+
+def test_committed_surrogate_sweeps_are_what_the_generator_writes():
+    generator = runpy.run_path(str(REPO / "scripts" / "surrogate_sweeps.py"))
+    for scale in ("smoke", "quick", "paper"):
+        committed = (REPO / "config" / "sweeps" / f"surrogate_{scale}.tsv").read_text()
+        assert committed == pd.DataFrame(generator[scale](), columns=generator["COLUMNS"]).to_csv(sep="\t", index=False)

@@ -55,6 +55,12 @@ def test_smoke_workflow_produces_figures_metrics_and_report(tmp_path):
     assert all(json.loads(p.read_text())["engine"] == "eventprop" for p in eventprop)
     for figure in ("yinyang_ttfs", "digits_losses", "spoken_losses", "gradient_flow", "spike_deletion"):
         assert (workdir / "figures" / "eventprop" / f"{figure}.png").stat().st_size > 10_000
+    surrogate = sorted((workdir / "results" / "smoke" / "surrogate" / "runs").rglob("metrics.json"))
+    assert len(surrogate) == len((workdir / "config/sweeps/surrogate_smoke.tsv").read_text().splitlines()) - 1
+    assert all("predicted_dampening" in json.loads(p.read_text()) for p in surrogate)
+    for figure in ("lr_digits", "dampening_digits", "sharpness_digits", "tail_digits", "conditions_digits",
+                   "sparsity_digits", "sensitivity"):  # fmt: skip
+        assert (workdir / "figures" / "surrogate" / f"{figure}.png").stat().st_size > 10_000
     summary = (workdir / "results" / "smoke" / "tables" / "train_summary.csv").read_text()
     assert summary.splitlines()[0] == "dataset,lr,test_accuracy_mean,test_accuracy_sd,seeds"
 

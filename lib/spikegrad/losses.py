@@ -167,6 +167,12 @@ def rate_penalty(counts: list[torch.Tensor], reg: RateRegularizer) -> torch.Tens
     return total
 
 
+def sparsity_penalty(spikes: list[torch.Tensor], target: float) -> torch.Tensor:
+    """Σ_layers (⟨z⟩ − target)², ⟨z⟩ the spike probability per step averaged over time, batch and neurons of a
+    layer's spikes z [T, B, N] (Herranz-Celotti & Rouat's sparsity loss; also their initial-rate objective)."""
+    return sum((z.mean() - target) ** 2 for z in spikes)
+
+
 def cross_entropy(name: str, voltage: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """The loss ``name`` (module docstring) of readout voltages U [T, B, C]; returns (mean loss, logits)."""
     return LOSSES[check_loss(name)](voltage, labels)

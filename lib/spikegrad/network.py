@@ -7,7 +7,7 @@ from torch import nn
 
 from spikegrad.engines import EngineOptions, get_engine
 from spikegrad.model import NetworkSpec, WeightInit, check_params, init_weights
-from spikegrad.surrogate import SurrogateParams, surrogate_derivative
+from spikegrad.surrogate import SurrogateParams, check_surrogate
 
 MIN_TAU_MEM, MIN_TAU_SYN = 3.0, 1.0  # ms, lower bounds of trained time constants
 
@@ -44,7 +44,7 @@ class SNN(nn.Module):
         check_params(spec.lif)
         if train_tau and engine != "eventprop":
             raise ValueError(f"trainable time constants need engine='eventprop', got {engine!r}")
-        surrogate_derivative(surrogate.shape)
+        check_surrogate(surrogate)
         self.spec, self.surrogate, self.detach_reset, self.train_tau = spec, surrogate, detach_reset, train_tau
         self.engine = get_engine(engine)
         self.options = EngineOptions(surrogate, detach_reset, max_spikes)

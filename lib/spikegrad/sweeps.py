@@ -7,6 +7,8 @@ from pathlib import Path
 import pandas as pd
 
 from spikegrad.losses import LOSSES, SPIKE_TIME_LOSSES
+from spikegrad.stability import CONDITIONS
+from spikegrad.surrogate import SURROGATES
 
 
 class SweepError(ValueError):
@@ -23,6 +25,25 @@ def _positive_number(v: str) -> str | None:
     except ValueError:
         ok = False
     return None if ok else "must be a positive finite number"
+
+
+def _number_in(low: float, high: float, closed: bool) -> Callable[[str], str | None]:
+    def check(v: str) -> str | None:
+        try:
+            x = float(v)
+        except ValueError:
+            x = math.nan
+        inside = low <= x <= high if closed else low < x < high
+        return None if inside else f"must be a number in {'[' if closed else '('}{low}, {high}{']' if closed else ')'}"
+
+    return check
+
+
+def _conditions(v: str) -> str | None:
+    """"none" or stability conditions joined by "+" (e.g. I+II+III+IV), each at most once."""
+    names = v.split("+")
+    ok = v == "none" or (set(names) <= set(CONDITIONS) and len(set(names)) == len(names))
+    return None if ok else f"must be 'none' or some of {list(CONDITIONS)} joined by '+'"
 
 
 def _integer(minimum: int) -> Callable[[str], str | None]:
@@ -65,6 +86,26 @@ def read_eventprop_sweep(path: Path, experiments: Collection[str], augmentations
         "recurrent": _choice(["True", "False"]),
         "augment": _choice(augmentations),
         "lr": _positive_number,
+        "epochs": _integer(1),
+        "seed": _integer(0),
+    }
+    return _read(path, checks)
+
+
+def read_surrogate_sweep(path: Path, experiments: Collection[str]) -> pd.DataFrame:
+    """Read a surrogate-gradient sweep: experiment, shape, lr, dampening, sharpness, tail (q > 1), conditions,
+    initial_rate ("none" or a spike probability), sparsity (weight ≥ 0), epochs, seed."""
+    rate = _number_in(0.0, 1.0, closed=False)
+    checks = {
+        "experiment": _choice(experiments),
+        "shape": _choice(SURROGATES),
+        "lr": _positive_number,
+        "dampening": _positive_number,
+        "sharpness": _positive_number,
+        "tail": _number_in(1.0, math.inf, closed=False),
+        "conditions": _conditions,
+        "initial_rate": lambda v: None if v == "none" else rate(v),
+        "sparsity": _number_in(0.0, math.inf, closed=True),
         "epochs": _integer(1),
         "seed": _integer(0),
     }

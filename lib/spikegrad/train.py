@@ -8,6 +8,11 @@ the slow EMA (0.85), at most every ``halving_every`` epochs); silent-neuron rewi
 weight of a hidden neuron that did not spike during an epoch). ``track_changes`` counts the hidden spikes each
 update creates and deletes (one extra forward pass per batch).
 
+Options from Herranz-Celotti & Rouat (arXiv 2202.00282): the sparsity loss
+s·``sparsity_weight``·Σ_layers (⟨z⟩ − ``sparsity_target``)² switched on gradually, s = 0 for the first 20 % of the
+epochs and rising linearly to 1 at 60 % (:func:`sparsity_switch`); :func:`adjust_initial_rate` trains only the
+hidden biases before training so that each layer starts at a chosen firing probability.
+
 Files written to ``out_dir`` (each atomically): ``checkpoint.safetensors`` (weights, optimiser state, best
 weights and progress, rewritten every epoch), ``history.csv`` (one row per finished epoch), ``weights.safetensors``
 (the selected weights) and, last, ``metrics.json``; a run is complete only when ``metrics.json`` exists.
@@ -36,6 +41,7 @@ from spikegrad.losses import (
     first_spike_loss,
     rate_penalty,
     readout_for,
+    sparsity_penalty,
 )
 from spikegrad.network import SNN
 
@@ -64,6 +70,8 @@ class TrainConfig(NamedTuple):
     halving_every: int = 50  # ema_halving: at most one halving per this many epochs
     rewire: float = 0.0  # added to the incoming weights of hidden neurons silent for a whole epoch
     track_changes: bool = False  # record hidden spikes created / deleted per update
+    sparsity_weight: float = 0.0  # sparsity loss strength at full switch (0 = off)
+    sparsity_target: float = 0.01  # target spike probability per step
 
 
 def first_spike_params(cfg: "TrainConfig") -> FirstSpikeParams:
@@ -92,16 +100,23 @@ def check_config(cfg: TrainConfig) -> TrainConfig:
     for name in ("tau0", "tau1"):
         if not (math.isfinite(getattr(cfg, name)) and getattr(cfg, name) > 0):
             raise ValueError(f"{name} must be a positive number of ms, got {getattr(cfg, name)!r}")
-    for name in ("ttfs_alpha", "reg_nu", "reg_upper", "reg_lower", "rewire"):
+    for name in ("ttfs_alpha", "reg_nu", "reg_upper", "reg_lower", "rewire", "sparsity_weight"):
         if not (math.isfinite(getattr(cfg, name)) and getattr(cfg, name) >= 0):
             raise ValueError(f"{name} must be a non-negative number, got {getattr(cfg, name)!r}")
     if not (isinstance(cfg.halving_every, int) and cfg.halving_every >= 1):
         raise ValueError(f"halving_every must be a positive integer, got {cfg.halving_every!r}")
     if len(cfg.betas) != 2 or not all(0 <= b < 1 for b in cfg.betas):
         raise ValueError(f"betas must be two numbers in [0, 1), got {cfg.betas!r}")
+    if not (math.isfinite(cfg.sparsity_target) and 0 <= cfg.sparsity_target <= 1):
+        raise ValueError(f"sparsity_target must be a spike probability in [0, 1], got {cfg.sparsity_target!r}")
     for transform in cfg.augment:
         resolve(transform)
     return cfg
+
+
+def sparsity_switch(epoch: int, epochs: int) -> float:
+    """s(e) = clip((e/E − 0.2)/0.4, 0, 1) for 0-based epoch e of E: off for the first 20 %, full from 60 %."""
+    return min(max((epoch / epochs - 0.2) / 0.4, 0.0), 1.0)
 
 
 def learning_rate(cfg: TrainConfig, epoch: int, halvings: int = 0) -> float:
@@ -120,8 +135,9 @@ def _inputs(data: SpikeData, idx, cfg: TrainConfig, device) -> tuple[torch.Tenso
     return x, torch.as_tensor(data.labels[idx], device=device)
 
 
-def batch_loss(model: SNN, x: torch.Tensor, y: torch.Tensor, cfg: TrainConfig):
-    """(loss incl. the rate regulariser, logits, network output) of one batch."""
+def batch_loss(model: SNN, x: torch.Tensor, y: torch.Tensor, cfg: TrainConfig, sparsity: float = 0.0):
+    """(loss incl. the rate regulariser and ``sparsity`` × the sparsity loss, logits, network output) of one
+    batch."""
     out = model(x)
     if out.first_spike is not None:
         loss, logits = first_spike_loss(cfg.loss, out.first_spike, y, x.shape[0] * cfg.dt, first_spike_params(cfg))
@@ -129,13 +145,16 @@ def batch_loss(model: SNN, x: torch.Tensor, y: torch.Tensor, cfg: TrainConfig):
         loss, logits = cross_entropy(cfg.loss, out.voltage, y)
     if cfg.reg_upper > 0 or cfg.reg_lower > 0:
         loss = loss + rate_penalty(out.counts, regularizer(cfg))
+    if sparsity > 0:
+        loss = loss + sparsity * sparsity_penalty(out.spikes, cfg.sparsity_target)
     return loss, logits, out
 
 
-def evaluate(model: SNN, data: SpikeData, cfg: TrainConfig) -> dict[str, float]:
-    """Mean loss, accuracy and hidden firing rate (spikes per neuron per trial) over every sample of ``data``."""
+def evaluate(model: SNN, data: SpikeData, cfg: TrainConfig) -> dict:
+    """Mean loss, accuracy, hidden firing rate (spikes per neuron per trial, averaged over layers) and each hidden
+    layer's spike probability per step (``layer_rates``) over every sample of ``data``."""
     device = next(model.parameters()).device
-    n_seen, loss_sum, correct, spikes = 0, 0.0, 0, 0.0
+    n_seen, loss_sum, correct, spikes, layer_sums = 0, 0.0, 0, 0.0, None
     model.eval()
     with torch.no_grad():
         for idx in data.batches(cfg.batch_size, shuffle=False):
@@ -145,8 +164,35 @@ def evaluate(model: SNN, data: SpikeData, cfg: TrainConfig) -> dict[str, float]:
             loss_sum += loss.item() * len(idx)
             correct += (logits.argmax(-1) == y).sum().item()
             spikes += sum(z.sum(0).mean(-1).sum().item() for z in out.spikes) / max(len(out.spikes), 1)
+            sums = [z.sum().item() / z[:, 0].numel() for z in out.spikes]  # Σ over the batch of ⟨z⟩ per sample
+            layer_sums = sums if layer_sums is None else [a + b for a, b in zip(layer_sums, sums, strict=True)]
     assert n_seen == len(data), f"evaluated {n_seen}/{len(data)} samples"
-    return {"loss": loss_sum / n_seen, "accuracy": correct / n_seen, "rate": spikes / n_seen}
+    return {
+        "loss": loss_sum / n_seen,
+        "accuracy": correct / n_seen,
+        "rate": spikes / n_seen,
+        "layer_rates": [total / n_seen for total in layer_sums or []],
+    }
+
+
+def adjust_initial_rate(
+    model: SNN, data: SpikeData, cfg: TrainConfig, target: float, epochs: int = 15, lr: float = 1e-2
+) -> None:
+    """Train only the hidden biases for ``epochs`` with Adam on Σ_layers (⟨z⟩ − target)² so that every layer
+    starts at spike probability ``target`` per step (Herranz-Celotti & Rouat's initial-rate adjustment)."""
+    if not 0 < target < 1:
+        raise ValueError(f"the initial firing rate must be a spike probability in (0, 1), got {target!r}")
+    biases = [layer.bias for layer in model.hidden]
+    opt = torch.optim.Adam(biases, lr=lr)
+    device = biases[0].device
+    model.train()
+    for epoch in range(epochs):
+        for idx in data.batches(cfg.batch_size, shuffle=True, seed=cfg.seed, epoch=epoch):
+            loss = sparsity_penalty(model(_inputs(data, idx, cfg, device)[0]).spikes, target)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+    model.zero_grad(set_to_none=True)
 
 
 def _optimizer_tensors(opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], list]:
@@ -254,10 +300,11 @@ def fit(
         n_seen, loss_sum, correct, changes = 0, 0.0, 0, {"created": 0.0, "deleted": 0.0}
         epoch_counts = [torch.zeros(len(layer.weight), device=device) for layer in model.hidden]
         data = apply(train, cfg.augment, seed=cfg.seed, epoch=epoch) if cfg.augment else train
+        sparsity = cfg.sparsity_weight * sparsity_switch(epoch, cfg.epochs)
         batches = list(data.batches(cfg.batch_size, shuffle=True, seed=cfg.seed, epoch=epoch))
         for b, idx in enumerate(batches):
             x, y = _inputs(data, idx, cfg, device)
-            loss, logits, out = batch_loss(model, x, y, cfg)
+            loss, logits, out = batch_loss(model, x, y, cfg, sparsity)
             if not torch.isfinite(loss):
                 raise FloatingPointError(
                     f"non-finite loss ({loss.item()}) at epoch {epoch} batch {b}; "
@@ -311,6 +358,7 @@ def fit(
         "test_accuracy": test_metrics["accuracy"],
         "test_loss": test_metrics["loss"],
         "test_rate": test_metrics["rate"],
+        **{f"rate_final_l{k + 1}": rate for k, rate in enumerate(test_metrics["layer_rates"])},
         "best_epoch": best["epoch"],
         "best_val_accuracy": best["accuracy"],
         "final_train_accuracy": history[-1]["train_accuracy"],

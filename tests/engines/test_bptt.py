@@ -27,7 +27,7 @@ def unrolled(x, w, w_rec, lif, sg, detach_reset):
     z = torch.zeros_like(state.v)
     spikes = []
     for h_t in h:
-        z, _, state = lif_step(h_t + z @ w_rec.T, state, lif, lambda v: spike(v, sg.shape, sg.slope), detach_reset)
+        z, _, state = lif_step(h_t + z @ w_rec.T, state, lif, lambda v: spike(v, sg), detach_reset)
         spikes.append(z)
     return torch.stack(spikes)
 

@@ -27,7 +27,7 @@ import torch
 from spikegrad.kernels import lif_scan as ls
 from spikegrad.model import LIFParams, decay_factors
 from spikegrad.results import versions, write_json
-from spikegrad.surrogate import SurrogateParams, surrogate_derivative
+from spikegrad.surrogate import SurrogateParams, pseudo_derivative
 
 BYTES_PER_STEP = {"forward": 3, "backward": 5}  # k in the module docstring, in units of s
 WARMUP = 3  # untimed calls before timing (Triton compilation, allocator, caches)
@@ -59,7 +59,7 @@ def bench_lif_scan(T: int, B: int, N: int, device: str, dtype: torch.dtype, repe
     gen = torch.Generator().manual_seed(0)
     h, grad_z, grad_u = (torch.randn(T, B, N, generator=gen, dtype=dtype).to(device) for _ in range(3))
     _, u = ls.lif_scan_fwd_ref(h, alpha, beta, c, p.threshold, p.reset)
-    sg = surrogate_derivative(sgp.shape)(u - p.threshold, sgp.slope)
+    sg = pseudo_derivative(u - p.threshold, sgp)
 
     impls = {"reference": (ls.lif_scan_fwd_ref, ls.lif_scan_bwd_ref)}
     if device.type == "cuda" and ls.triton is not None:

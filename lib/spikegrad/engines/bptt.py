@@ -20,7 +20,7 @@ from spikegrad.kernels.lif_scan import (
     lif_step_ref,
 )
 from spikegrad.model import LIFParams, crossing_fraction, decay_factors, step_average
-from spikegrad.surrogate import SurrogateParams, surrogate_derivative
+from spikegrad.surrogate import SurrogateParams, pseudo_derivative
 
 
 class LIFScan(torch.autograd.Function):
@@ -47,7 +47,7 @@ class LIFScan(torch.autograd.Function):
         alpha, beta, c, theta, reset, detach_reset = ctx.args
         sg = None
         if ctx.surrogate is not None:
-            sg = surrogate_derivative(ctx.surrogate.shape)(u - theta, ctx.surrogate.slope)
+            sg = pseudo_derivative(u - theta, ctx.surrogate)
         grad_h = lif_scan_backward(grad_z, grad_u, u, sg, alpha, beta, c, theta, reset, detach_reset)
         return grad_h, None, None, None
 
@@ -78,7 +78,7 @@ class RecurrentLIFScan(torch.autograd.Function):
     def backward(ctx, grad_z):
         u, z, w_rec = ctx.saved_tensors
         k = ctx.constants
-        sg = surrogate_derivative(ctx.surrogate.shape)(u - k.theta, ctx.surrogate.slope)
+        sg = pseudo_derivative(u - k.theta, ctx.surrogate)
         grad_h = torch.empty_like(u)
         a_v = a_i = g_next = torch.zeros_like(u[0])
         for t in reversed(range(u.shape[0])):
