@@ -40,7 +40,7 @@ def _number_in(low: float, high: float, closed: bool) -> Callable[[str], str | N
 
 
 def _conditions(v: str) -> str | None:
-    """"none" or stability conditions joined by "+" (e.g. I+II+III+IV), each at most once."""
+    """ "none" or stability conditions joined by "+" (e.g. I+II+III+IV), each at most once."""
     names = v.split("+")
     ok = v == "none" or (set(names) <= set(CONDITIONS) and len(set(names)) == len(names))
     return None if ok else f"must be 'none' or some of {list(CONDITIONS)} joined by '+'"
