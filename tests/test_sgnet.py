@@ -112,3 +112,18 @@ def test_stabilize_network_layer_by_layer():
     predicted = predictions(net)
     assert predicted["dampening"] == pytest.approx(net.surrogate[0].dampening)
     assert predicted["tail"] is None  # only for q_pseudospike
+
+
+def test_alif_reset_term_carries_no_gradient_but_the_threshold_does():
+    """ALIF, subtract: V_2 = αV_1 + h_2 − A_2 z_1 with the whole reset term detached, so ∂V_2/∂h_1 = α; the spike
+    z_2 = Θ(V_2 − A_2) still sees A_2 = ϑ + β_a(1 − ρ)z_1 through the adaptation."""
+    p = HALF._replace(adaptive=True, tau_adapt=1 / math.log(2))  # ρ = 0.5
+    h = torch.tensor([[[1.2]], [[0.9]]], dtype=torch.float64, requires_grad=True)
+    z, v = recurrent_layer(h, torch.zeros(1, 1, dtype=torch.float64), torch.zeros(1, dtype=torch.float64), p, SG)
+    (grad_v,) = torch.autograd.grad(v[1, 0, 0], h, retain_graph=True)
+    assert grad_v[0, 0, 0].item() == pytest.approx(0.5, rel=1e-12)
+    (grad_z,) = torch.autograd.grad(z[1, 0, 0], h)
+    threshold = 1.0 + 1.8 * 0.5 * z[0, 0, 0].item()
+    sg1 = pseudo_derivative(v[0, 0, 0].detach() - 1.0, SG)
+    sg2 = pseudo_derivative(v[1, 0, 0].detach() - threshold, SG)
+    assert grad_z[0, 0, 0].item() == pytest.approx((sg2 * (0.5 - 1.8 * 0.5 * sg1)).item(), rel=1e-12)

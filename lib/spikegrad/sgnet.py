@@ -98,7 +98,7 @@ def recurrent_layer(
         threshold = p.threshold + p.beta_adapt * a if p.adaptive else p.threshold
         keep = 1 - z.detach()
         if p.reset == "subtract":
-            v = alpha * v + current - threshold * z.detach()
+            v = alpha * v + current - (threshold * z).detach()
         elif p.reset == "mult_memory":
             v = alpha * v * keep + current
         else:
