@@ -154,7 +154,7 @@ def evaluate(model: SNN, data: SpikeData, cfg: TrainConfig) -> dict:
     """Mean loss, accuracy, hidden firing rate (spikes per neuron per trial, averaged over layers) and each hidden
     layer's spike probability per step (``layer_rates``) over every sample of ``data``."""
     device = next(model.parameters()).device
-    n_seen, loss_sum, correct, spikes, layer_sums = 0, 0.0, 0, 0.0, None
+    n_seen, loss_sum, correct, per_neuron, steps = 0, 0.0, 0, None, 1
     model.eval()
     with torch.no_grad():
         for idx in data.batches(cfg.batch_size, shuffle=False):
@@ -163,15 +163,16 @@ def evaluate(model: SNN, data: SpikeData, cfg: TrainConfig) -> dict:
             n_seen += len(idx)
             loss_sum += loss.item() * len(idx)
             correct += (logits.argmax(-1) == y).sum().item()
-            spikes += sum(z.sum(0).mean(-1).sum().item() for z in out.spikes) / max(len(out.spikes), 1)
-            sums = [z.sum().item() / z[:, 0].numel() for z in out.spikes]  # Σ over the batch of ⟨z⟩ per sample
-            layer_sums = sums if layer_sums is None else [a + b for a, b in zip(layer_sums, sums, strict=True)]
+            sums = [z.sum().item() / z.shape[-1] for z in out.spikes]  # per layer: Σ_batch spikes per neuron
+            per_neuron = sums if per_neuron is None else [a + b for a, b in zip(per_neuron, sums, strict=True)]
+            steps = x.shape[0]
     assert n_seen == len(data), f"evaluated {n_seen}/{len(data)} samples"
+    per_neuron = [total / n_seen for total in per_neuron or []]  # spikes per neuron per trial, per layer
     return {
         "loss": loss_sum / n_seen,
         "accuracy": correct / n_seen,
-        "rate": spikes / n_seen,
-        "layer_rates": [total / n_seen for total in layer_sums or []],
+        "rate": sum(per_neuron) / max(len(per_neuron), 1),
+        "layer_rates": [rate / steps for rate in per_neuron],
     }
 
 
