@@ -31,7 +31,7 @@ from torch import nn
 from spikegrad import stability
 from spikegrad.network import NetworkOutput
 from spikegrad.stability import RESETS
-from spikegrad.surrogate import SurrogateParams, check_surrogate, spike
+from spikegrad.surrogate import SurrogateParams, SurrogateSpike, check_surrogate
 
 
 class CellParams(NamedTuple):
@@ -88,6 +88,7 @@ def recurrent_layer(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Spikes z and voltages V [T, B, N] of one layer driven by input currents h = W x [T, B, N] (module
     docstring)."""
+    check_surrogate(sg)  # once here, not in every step's spike
     w_rec = w_rec * (1 - torch.eye(len(w_rec), dtype=w_rec.dtype, device=w_rec.device))
     alpha, rho = p.alpha, p.rho
     v = a = z = torch.zeros_like(h[0])
@@ -103,7 +104,7 @@ def recurrent_layer(
             v = alpha * v * keep + current
         else:
             v = (alpha * v + current) * keep
-        z = spike(v - threshold, sg)
+        z = SurrogateSpike.apply(v - threshold, sg)
         spikes.append(z)
         voltages.append(v)
     return torch.stack(spikes), torch.stack(voltages)
