@@ -4,6 +4,7 @@ import shlex
 from snakemake.utils import Paramspace, validate
 
 from spikegrad.data import SPLITS
+from spikegrad.data.registry import GENERATED, SYNTHESIZED
 from spikegrad.sweeps import read_sweep
 
 validate(config, "../config/schema.yaml")
@@ -17,6 +18,13 @@ SPOKEN = ("spoken-digits", "spoken-commands")
 
 wildcard_constraints:
     dataset="|".join(config["datasets"]),
+
+
+def dataset_files(dataset):
+    """Prepared split files of an embedded dataset, or the download record of a published one."""
+    if dataset in GENERATED or dataset in SYNTHESIZED:
+        return expand(f"{DATA}/{dataset}/{{split}}.h5", split=SPLITS)
+    return f"{DATA}/{dataset}.downloaded"
 
 
 def prepare_args(wildcards):

@@ -1,5 +1,4 @@
 # EventProp study (Nowotny, Turner & Knight): training runs from the scale's sweep, tables, figures/eventprop/.
-from spikegrad.data.registry import GENERATED, SYNTHESIZED
 from spikegrad.sweeps import read_eventprop_sweep
 
 EVENTPROP = config["eventprop"]
@@ -20,11 +19,8 @@ def eventprop_settings(run):
 
 
 def eventprop_data(wildcards):
-    """Prepared split files of an embedded dataset, or the download record of a published one."""
-    dataset = EVENTPROP["experiments"][EP.instance(wildcards)["experiment"]]["dataset"]
-    if dataset in GENERATED or dataset in SYNTHESIZED:
-        return expand(f"{DATA}/{dataset}/{{split}}.h5", split=SPLITS)
-    return f"{DATA}/{dataset}.downloaded"
+    """The data files of the run's experiment (:func:`dataset_files`)."""
+    return dataset_files(EVENTPROP["experiments"][EP.instance(wildcards)["experiment"]]["dataset"])
 
 
 def eventprop_notebook_args(wildcards):

@@ -1,6 +1,5 @@
 # Surrogate-gradient design (Herranz-Celotti & Rouat): training runs from the scale's sweep, tables,
 # figures/surrogate/.
-from spikegrad.data.registry import GENERATED, SYNTHESIZED
 from spikegrad.sweeps import read_surrogate_sweep
 
 SURROGATE = config["surrogate"]
@@ -11,11 +10,8 @@ SG_EXPERIMENTS = sorted(set(SG_RUNS["experiment"]))
 
 
 def surrogate_data(wildcards):
-    """Prepared split files of an embedded dataset, or the download record of a published one."""
-    dataset = SURROGATE["experiments"][SG.instance(wildcards)["experiment"]]["dataset"]
-    if dataset in GENERATED or dataset in SYNTHESIZED:
-        return expand(f"{DATA}/{dataset}/{{split}}.h5", split=SPLITS)
-    return f"{DATA}/{dataset}.downloaded"
+    """The data files of the run's experiment (:func:`dataset_files`)."""
+    return dataset_files(SURROGATE["experiments"][SG.instance(wildcards)["experiment"]]["dataset"])
 
 
 def surrogate_notebook_args(wildcards):
