@@ -14,3 +14,5 @@ done
 cat results/bench/*.json
 python -m spikegrad.bench.eventprop --out results/bench/eventprop_step.json
 cat results/bench/eventprop_step.json
+python -m spikegrad.bench.event_sim --out results/bench/event_sim.json
+cat results/bench/event_sim.json

@@ -2,7 +2,7 @@
 
 import json
 
-from spikegrad.bench import eventprop, lif_scan
+from spikegrad.bench import event_sim, eventprop, forwardprop, lif_scan
 
 
 def test_eventprop_step_benchmark_writes_json(tmp_path):
@@ -21,3 +21,22 @@ def test_lif_scan_benchmark_writes_json(tmp_path):
     lif_scan.main(["--out", str(out), "--T", "10", "--B", "2", "--N", "8", "--repeats", "1", "--device", "cpu"])
     result = json.loads(out.read_text())
     assert result["reference"]["forward_ms"] > 0 and result["reference"]["backward_gbps"] > 0
+
+
+def test_forwardprop_benchmark_writes_json(tmp_path):
+    out = tmp_path / "fp.json"
+    forwardprop.main(["--out", str(out), "--sizes", "4", "--repeats", "1", "--device", "cpu", "--dtype", "float64"])
+    (entry,) = json.loads(out.read_text())["sizes"]
+    assert entry["P"] == 4 * 50 + 10 * 4 and entry["spikes"] > 0
+    assert entry["fp_full_s"] > 0 and entry["reverse_s"] > 0 and entry["fp_jvp_s"] > 0 and entry["fp_over_reverse"] > 0
+    assert entry["grad_rel_diff_fp_vs_reverse"] < 1e-10
+
+
+def test_event_sim_benchmark_writes_json(tmp_path):
+    out = tmp_path / "event_sim.json"
+    event_sim.main(["--out", str(out), "--B", "2", "--Q", "6", "--N", "5", "--n-in", "10", "--K", "3",
+                    "--repeats", "1", "--ref-repeats", "1", "--device", "cpu"])  # fmt: skip
+    result = json.loads(out.read_text())
+    assert result["input_events"] == 12
+    assert result["reference"]["ms"] > 0 and result["reference"]["input_events_per_s"] > 0
+    assert "kernel" not in result  # the kernel is timed on CUDA only

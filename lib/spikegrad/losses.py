@@ -29,6 +29,19 @@ with logits −t/τ_0 (the earliest neuron wins). Silent neurons get no cross-en
 gradient does reach a silent correct neuron, which the exact engines apply as a *phantom spike* at the trial end
 (Nowotny et al.'s rule; :mod:`spikegrad.engines.eventprop`).
 
+The spike-count loss of Bacho & Chu (arXiv 2212.09500, ``SpikeCountClassLoss``) on all output spike times
+[B, C, K] of the continuous-time engines, with n_k the spike count of output k and targets n̂ (``true`` for the
+label, ``false`` for the others):
+
+.. math::
+
+    \texttt{spike\_count:}\quad L = \tfrac12 \sum_k (\hat n_k - n_k)^2, \qquad
+    \frac{\partial L}{\partial t_{k,i}} := \hat n_k - n_k \text{ for every spike } i \text{ of } k.
+
+A count is piecewise constant in the weights, so its exact gradient is zero almost everywhere; the per-spike error
+is a heuristic (dn_k/dt_{k,i} := −1 ms⁻¹: "firing earlier means firing more"), not an exact gradient. Its
+prediction is the largest count, ties broken by the earliest first spike.
+
 (Nowotny, Turner & Knight, arXiv 2212.01232: L_sum, L_sum_exp — "loss shaping" — and L_max; the per-step
 cross-entropy is Wunderlich & Pehle's l_V; the weight functions follow ``genn_eventprop``'s ``LOSS_TYPE``
 options.) The prediction is argmax_k z_k. Every loss is averaged over the batch. Losses are plain torch functions
@@ -145,6 +158,36 @@ def first_spike_loss(
     if not (math.isfinite(duration) and duration > 0):
         raise ValueError(f"duration must be a positive number of ms, got {duration!r}")
     return SPIKE_TIME_LOSSES[name](times, labels, duration, params)
+
+
+class _CountHeuristic(torch.autograd.Function):
+    """n_k = number of finite times of output k; backward: ∂/∂t_{k,i} := −∂L/∂n_k at each spike (a heuristic)."""
+
+    @staticmethod
+    def forward(ctx, times):
+        ctx.save_for_backward(times)
+        return torch.isfinite(times).sum(-1).to(times.dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (times,) = ctx.saved_tensors
+        return torch.where(torch.isfinite(times), -grad[..., None], torch.zeros_like(times))
+
+
+def spike_count_loss(
+    times: torch.Tensor, labels: torch.Tensor, target_true: float, target_false: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The ``spike_count`` loss (module docstring) of output spike times [B, C, K] (+inf padding); returns (mean
+    loss over the batch, logits = count + a tie-break by first-spike time)."""
+    if times.ndim != 3:
+        raise ValueError(f"spike_count needs output spike times [B, C, K], got shape {tuple(times.shape)}")
+    counts = _CountHeuristic.apply(times)
+    target = torch.full_like(counts, float(target_false)).scatter_(1, labels[:, None], float(target_true))
+    loss = 0.5 * ((target - counts) ** 2).sum(1).mean()
+    first = times[..., 0].detach()
+    horizon = first[torch.isfinite(first)].max() + 1 if torch.isfinite(first).any() else first.new_tensor(1.0)
+    tie_break = 0.5 * (1 - torch.where(torch.isfinite(first), first, horizon) / horizon)
+    return loss, counts.detach() + tie_break
 
 
 class RateRegularizer(NamedTuple):

@@ -211,7 +211,8 @@ def _load_optimizer(opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor]
     opt.load_state_dict({"state": state, "param_groups": groups})
 
 
-def _save_checkpoint(path: Path, model: SNN, opt, best_state: dict, progress: dict) -> None:
+def save_checkpoint(path: Path, model: torch.nn.Module, opt, best_state: dict, progress: dict) -> None:
+    """Write weights, optimiser state, the best weights so far and ``progress`` (JSON metadata) to ``path``."""
     tensors, groups = _optimizer_tensors(opt)
     tensors.update({f"model.{k}": v for k, v in model.state_dict().items()})
     tensors.update({f"best.{k}": v for k, v in best_state.items()})
@@ -220,6 +221,19 @@ def _save_checkpoint(path: Path, model: SNN, opt, best_state: dict, progress: di
 
 def _prefixed(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
     return {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
+
+
+def load_checkpoint(path: Path, model: torch.nn.Module, opt, identity: dict) -> tuple[dict, dict] | None:
+    """Restore model and optimiser from :func:`save_checkpoint`'s file; returns (progress, best weights), or None
+    if there is no checkpoint. Raises ValueError if it was written by a run with another ``identity``."""
+    if not path.exists():
+        return None
+    tensors, meta = results.load_tensors(path)
+    if meta["identity"] != json.loads(json.dumps(identity)):
+        raise ValueError(f"{path} was written by a run with another configuration; remove it or choose another out_dir")
+    model.load_state_dict(_prefixed(tensors, "model."))
+    _load_optimizer(opt, tensors, meta["param_groups"])
+    return meta, _prefixed(tensors, "best.")
 
 
 def _count_changes(model: SNN, x: torch.Tensor, before: list[torch.Tensor], changes: dict) -> None:
@@ -281,15 +295,9 @@ def fit(
     schedule = {"fast": None, "slow": None, "halvings": 0, "last_halving": 0, "batches": 0}
     best_state = {k: v.clone() for k, v in model.state_dict().items()}
     identity = {"train_config": cfg._asdict(), "spec": repr(model.spec), "surrogate": repr(model.surrogate)}
-    if ckpt.exists():
-        tensors, meta = results.load_tensors(ckpt)
-        if meta["identity"] != json.loads(json.dumps(identity)):
-            raise ValueError(
-                f"{ckpt} was written by a run with another configuration; remove it or choose another out_dir"
-            )
-        model.load_state_dict(_prefixed(tensors, "model."))
-        _load_optimizer(opt, tensors, meta["param_groups"])
-        best_state = _prefixed(tensors, "best.")
+    restored = load_checkpoint(ckpt, model, opt, identity)
+    if restored is not None:
+        meta, best_state = restored
         history, best, schedule = meta["history"], meta["best"], meta["schedule"]
 
     bar = tqdm(range(len(history), cfg.epochs), desc=out_dir.name, disable=not progress, unit="epoch")
@@ -348,7 +356,7 @@ def fit(
             best = {"epoch": epoch + 1, "accuracy": val["accuracy"]}
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         progress_meta = {"history": history, "best": best, "schedule": schedule, "identity": identity}
-        _save_checkpoint(ckpt, model, opt, best_state, progress_meta)
+        save_checkpoint(ckpt, model, opt, best_state, progress_meta)
         results.write_text(out_dir / "history.csv", pd.DataFrame(history).to_csv(index=False))
         bar.set_postfix(loss=f"{row['train_loss']:.3f}", val=f"{val['accuracy']:.3f}")
 
