@@ -4,6 +4,7 @@ import shlex
 from snakemake.utils import Paramspace, validate
 
 from spikegrad.data import SPLITS
+from spikegrad.data.published import PUBLISHED
 from spikegrad.data.registry import GENERATED, SYNTHESIZED
 from spikegrad.sweeps import read_sweep
 

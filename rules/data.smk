@@ -9,3 +9,14 @@ rule prepare_data:
     shell:
         "OMP_NUM_THREADS={threads} python -m spikegrad.data prepare {wildcards.dataset} --root {DATA} {params.args} "
         "> {log} 2>&1"
+
+
+rule download_data:
+    output:
+        f"{DATA}/{{dataset}}.downloaded",
+    log:
+        f"logs/{config['scale']}/data/{{dataset}}_download.log",
+    wildcard_constraints:
+        dataset="|".join(PUBLISHED),
+    shell:
+        "python -m spikegrad.data download {wildcards.dataset} --root {DATA} > {output} 2> {log}"

@@ -62,17 +62,6 @@ def eventprop_outputs():
     return outputs
 
 
-rule download_data:
-    output:
-        f"{DATA}/{{dataset}}.downloaded",
-    log:
-        f"logs/{config['scale']}/data/{{dataset}}_download.log",
-    wildcard_constraints:
-        dataset="shd|ssc|nmnist|mnist|fashion-mnist",
-    shell:
-        "python -m spikegrad.data download {wildcards.dataset} --root {DATA} > {output} 2> {log}"
-
-
 rule eventprop_train:
     input:
         notebook="notebooks/train.ipynb",

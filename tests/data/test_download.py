@@ -5,11 +5,12 @@ import urllib.request
 
 import pytest
 
-from spikegrad.data.download import DatasetUnavailable, fetch, sha256_of, unavailable_message
+from spikegrad.data.download import DatasetUnavailable, digest_of, fetch, sha256_of, unavailable_message
 from spikegrad.data.spikedata import DataError
 
 PAYLOAD = bytes(range(256)) * 4100  # ~1 MB: more than one read chunk
 DIGEST = hashlib.sha256(PAYLOAD).hexdigest()
+MD5 = hashlib.md5(PAYLOAD).hexdigest()
 
 
 @pytest.fixture
@@ -57,6 +58,47 @@ def test_checksum_mismatch_leaves_nothing(source, tmp_path):
     assert not isinstance(info.value, DatasetUnavailable)
     message = str(info.value)
     assert str(dest) in message and DIGEST in message and "0" * 64 in message
+    assert leftovers(dest.parent) == []
+
+
+def test_fetch_md5(source, tmp_path, monkeypatch):
+    dest = tmp_path / "data" / "file.bin"
+    assert fetch(source.as_uri(), dest, MD5, "test file", algorithm="md5") == dest
+    assert dest.read_bytes() == PAYLOAD and leftovers(dest.parent) == ["file.bin"]
+    assert digest_of(dest, "md5") == MD5 and digest_of(dest) == DIGEST == sha256_of(dest)
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("urlopen called for a file that is already verified")
+
+    monkeypatch.setattr(urllib.request, "urlopen", no_network)
+    assert fetch("http://example.invalid/file.bin", dest, MD5.upper(), "test file", algorithm="md5") == dest
+
+
+def test_md5_mismatch_leaves_nothing(source, tmp_path):
+    dest = tmp_path / "data" / "file.bin"
+    with pytest.raises(DataError, match="checksum mismatch") as info:
+        fetch(source.as_uri(), dest, "0" * 32, "test file", algorithm="md5")
+    assert not isinstance(info.value, DatasetUnavailable)
+    assert f"MD5 {MD5}, expected {'0' * 32}" in str(info.value) and "SHA-256" not in str(info.value)
+    assert leftovers(dest.parent) == []
+    # a SHA-256 given as the MD5 is a mismatch too, not silently accepted
+    with pytest.raises(DataError, match="checksum mismatch"):
+        fetch(source.as_uri(), dest, DIGEST, "test file", algorithm="md5")
+    assert leftovers(dest.parent) == []
+
+
+def test_unknown_algorithm_writes_nothing(source, tmp_path):
+    with pytest.raises(ValueError, match="unsupported hash type"):
+        fetch(source.as_uri(), tmp_path / "data" / "file.bin", MD5, "test file", algorithm="nope")
+    assert leftovers(tmp_path) == ["server"]
+
+
+def test_md5_unreachable_host(tmp_path):
+    dest = tmp_path / "data" / "file.bin"
+    url = "http://localhost:9/file.bin"
+    with pytest.raises(DatasetUnavailable) as info:
+        fetch(url, dest, MD5, "test file", name="mnist", root=tmp_path, timeout=5, algorithm="md5")
+    check_unavailable(info.value, dest, url)
     assert leftovers(dest.parent) == []
 
 

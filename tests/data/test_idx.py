@@ -227,3 +227,237 @@ def test_download_idx_failures(root, tmp_path):
     message = str(info.value)
     assert "http://localhost:9/train-images-idx3-ubyte.gz or http://localhost:9/x/train-images" in message
     assert "python -m spikegrad.data download mnist --root" in message
+
+
+# ---------------------------------------------------------------------------------------------- EMNIST
+
+EMNIST_FILES = [f"emnist-balanced-{s}-{k}-ubyte.gz" for s in ("train", "test") for k in ("images-idx3", "labels-idx1")]
+EMNIST_CHARS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabdefghnqrt"
+
+
+def make_emnist(n, seed):
+    images, _ = make_images(n, seed)
+    labels = np.random.default_rng(seed + 100).integers(0, 47, size=n).astype(np.uint8)
+    labels[0] = 46  # the highest class occurs
+    return images, labels
+
+
+@pytest.fixture
+def emnist_root(tmp_path):
+    """root/emnist/ with the four balanced-split files: 9 training and 3 test images as stored (transposed)."""
+    data = {}
+    for split, n in (("train", 9), ("test", 3)):
+        images, labels = make_emnist(n, {"train": 5, "test": 6}[split])
+        write_idx(tmp_path / "emnist" / f"emnist-balanced-{split}-images-idx3-ubyte.gz", images)
+        write_idx(tmp_path / "emnist" / f"emnist-balanced-{split}-labels-idx1-ubyte.gz", labels)
+        data[split] = images, labels
+    return tmp_path, data
+
+
+def test_emnist_splits_and_events(emnist_root):
+    root, data = emnist_root
+    splits = {s: idx.emnist(s, root, n_validation=2) for s in ("train", "validation", "test")}
+    assert [len(splits[s]) for s in ("train", "validation", "test")] == [7, 2, 3]
+    train_images, train_labels = data["train"]
+    sources = {
+        "train": (train_images[:7], train_labels[:7]),
+        "validation": (train_images[7:], train_labels[7:]),
+        "test": data["test"],
+    }
+    for split, d in splits.items():
+        images, labels = sources[split]
+        assert d.n_units == 784 and d.n_classes == 47 and d.duration == 20.0 and d.name == "emnist"
+        assert d.labels.tolist() == labels.tolist()
+        for k, (times, units) in enumerate(expected_events(images.transpose(0, 2, 1))):  # upright = stored.T
+            a, b = d.offsets[k], d.offsets[k + 1]
+            assert d.units[a:b].tolist() == units.tolist()
+            assert np.allclose(d.times[a:b], times, rtol=0, atol=1e-5)
+        assert d.meta["dataset"] == "emnist" and d.meta["split"] == split
+        assert d.meta["params"] == {"t_trial": 20.0, "dt": 1.0, "n_validation": 2}
+        assert d.meta["official_files"] is None and d.meta["image_shape"] == [28, 28]
+        assert d.meta["class_names"] == list(EMNIST_CHARS) and len(d.meta["class_names"]) == 47
+        assert set(d.meta) == set(mnist("test", root_with_mnist(root)).meta)
+    assert splits["validation"].meta["source_range"] == [7, 9] and splits["test"].meta["source_range"] == [0, 3]
+    digest = hashlib.sha256((root / "emnist" / "emnist-balanced-test-labels-idx1-ubyte.gz").read_bytes()).hexdigest()
+    assert splits["test"].meta["files"]["emnist-balanced-test-labels-idx1-ubyte.gz"] == digest
+    assert len(idx.emnist("train", root, n_validation=0)) == 9
+    with pytest.raises(ValueError, match="n_validation"):
+        idx.emnist("train", root)  # the default 5000 does not fit 9 images
+
+
+def root_with_mnist(root):
+    """``root`` with a tiny MNIST test set beside EMNIST, to compare meta fields."""
+    images, labels = make_images(2, 3)
+    write_idx(root / "mnist" / "t10k-images-idx3-ubyte.gz", images)
+    write_idx(root / "mnist" / "t10k-labels-idx1-ubyte.gz", labels)
+    return root
+
+
+def test_emnist_transposed_on_load(tmp_path):
+    # one asymmetric image: a few stored pixels (row r, col c), each with its own gray level 255 - (c*28 + r)//4
+    stored = np.zeros((1, 28, 28), np.uint8)
+    pixels = [(0, 5), (3, 1), (27, 0), (10, 20)]  # (r, c) in the stored array
+    for r, c in pixels:
+        stored[0, r, c] = 255 - (c * 28 + r) // 4
+    for split in ("train", "test"):
+        write_idx(tmp_path / "emnist" / f"emnist-balanced-{split}-images-idx3-ubyte.gz", stored)
+        write_idx(tmp_path / "emnist" / f"emnist-balanced-{split}-labels-idx1-ubyte.gz", np.array([12], np.uint8))
+    d = idx.emnist("test", tmp_path)
+    assert sorted(d.units.tolist()) == sorted(c * 28 + r for r, c in pixels) == [27, 31, 140, 570]
+    for unit, time in zip(d.units.tolist(), d.times.tolist(), strict=True):
+        r, c = unit % 28, unit // 28  # channel c*28 + r holds stored pixel (r, c)
+        assert np.isclose(time, (255 - stored[0, r, c]) / 255 * 16 + 2, rtol=0, atol=1e-5)
+    assert d.labels.tolist() == [12] and d.meta["class_names"][12] == "C"
+    # the same image read as MNIST (no transposition) puts the spikes at r*28 + c instead
+    write_idx(tmp_path / "mnist" / "t10k-images-idx3-ubyte.gz", stored)
+    write_idx(tmp_path / "mnist" / "t10k-labels-idx1-ubyte.gz", np.array([2], np.uint8))
+    assert sorted(mnist("test", tmp_path).units.tolist()) == sorted(r * 28 + c for r, c in pixels)
+
+
+def test_emnist_label_range(emnist_root):
+    root, _ = emnist_root
+    labels = root / "emnist" / "emnist-balanced-test-labels-idx1-ubyte.gz"
+    write_idx(labels, np.array([0, 46, 20], np.uint8))
+    assert idx.emnist("test", root).labels.tolist() == [0, 46, 20]  # 46 is valid for 47 classes
+    write_idx(labels, np.array([0, 47, 20], np.uint8))
+    with pytest.raises(DataError, match=r"label 47 outside 0\.\.46") as info:
+        idx.emnist("test", root)
+    assert str(labels) in str(info.value)
+
+
+def test_mnist_label_range_is_ten_classes(root):
+    root, _ = root
+    write_idx(root / "fashion-mnist" / "t10k-labels-idx1-ubyte.gz", np.array([0, 1, 2, 11], np.uint8))
+    with pytest.raises(DataError, match=r"label 11 outside 0\.\.9"):
+        fashion_mnist("test", root)
+
+
+def test_emnist_uncompressed_files_accepted(emnist_root):
+    root, data = emnist_root
+    for f in (root / "emnist").glob("emnist-balanced-test-*.gz"):
+        f.with_suffix("").write_bytes(gzip.decompress(f.read_bytes()))
+        f.unlink()
+    assert idx.emnist("test", root).labels.tolist() == data["test"][1].tolist()
+
+
+def test_emnist_missing_files_message(tmp_path):
+    with pytest.raises(DatasetUnavailable) as info:
+        idx.emnist("test", tmp_path)
+    message = str(info.value)
+    assert "EMNIST file emnist-balanced-test-images-idx3-ubyte.gz" in message
+    assert "gzip/emnist-balanced-test-images-idx3-ubyte.gz" in message  # where it lies in the archive
+    assert f"expected {tmp_path / 'emnist' / 'emnist-balanced-test-images-idx3-ubyte.gz'}" in message
+    assert f"python -m spikegrad.data download emnist --root {tmp_path}" in message
+    assert f"https://biometrics.nist.gov/cs_links/EMNIST/gzip.zip and unpack it into {tmp_path / 'emnist'}" in message
+    assert "\n" not in message
+
+
+def emnist_zip(path, root, members=None, extra=True):
+    """A tiny gzip.zip laid out like NIST's: the balanced files of ``root/emnist`` under ``gzip/``, plus a
+    member of another split that must not be extracted. Returns its MD5."""
+    import zipfile
+
+    members = EMNIST_FILES if members is None else members
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as zf:
+        for f in members:
+            zf.writestr("gzip/" + f, (root / "emnist" / f).read_bytes())
+        if extra:
+            zf.writestr("gzip/emnist-letters-train-labels-idx1-ubyte.gz", gzip.compress(b"other split"))
+    return hashlib.md5(path.read_bytes()).hexdigest()
+
+
+def patch_md5(monkeypatch, md5):
+    archive, _md5, members = idx.ARCHIVES["emnist"]
+    monkeypatch.setitem(idx.ARCHIVES, "emnist", (archive, md5, members))
+
+
+def test_archive_table():
+    assert idx.ARCHIVES["emnist"] == ("gzip.zip", "58c8d27c78d21e728a6bc7b3cc06412e", "gzip/")
+    assert idx.MIRRORS["emnist"][0] + "gzip.zip" == "https://biometrics.nist.gov/cs_links/EMNIST/gzip.zip"
+    assert "emnist" not in FILES  # no published per-file checksums
+
+
+def test_download_emnist_from_mirror(emnist_root, tmp_path, monkeypatch):
+    source, data = emnist_root
+    mirror = tmp_path / "mirror"
+    patch_md5(monkeypatch, emnist_zip(mirror / "gzip.zip", source))
+    dest = tmp_path / "fresh"
+    dead = "http://localhost:9/"  # refused: the next mirror is tried
+    paths = idx.download_idx("emnist", dest, mirrors=(dead, mirror.as_uri() + "/"))
+    assert paths == [dest / "emnist" / f for f in EMNIST_FILES]
+    assert sorted(p.name for p in (dest / "emnist").iterdir()) == sorted(EMNIST_FILES)  # no archive, no .part
+    for f in EMNIST_FILES:
+        assert (dest / "emnist" / f).read_bytes() == (source / "emnist" / f).read_bytes()
+    test = idx.emnist("test", dest)
+    assert test.labels.tolist() == data["test"][1].tolist() and test.meta["official_files"] is None
+    # all four present: kept, nothing fetched (the only mirror is dead)
+    assert idx.download_emnist(dest, mirrors=(dead,)) == paths
+
+
+def test_download_emnist_keeps_present_files(emnist_root, tmp_path, monkeypatch):
+    source, _ = emnist_root
+    mirror = tmp_path / "mirror"
+    patch_md5(monkeypatch, emnist_zip(mirror / "gzip.zip", source))
+    dest = tmp_path / "partial"
+    kept = write_idx(dest / "emnist" / "emnist-balanced-test-labels-idx1-ubyte", np.array([1, 2, 3], np.uint8), False)
+    paths = idx.download_emnist(dest, mirrors=(mirror.as_uri() + "/",))
+    assert paths[3] == kept and kept.read_bytes() == idx_bytes(np.array([1, 2, 3], np.uint8))
+    assert sorted(p.name for p in (dest / "emnist").iterdir()) == sorted([*EMNIST_FILES[:3], kept.name])
+
+
+def test_download_emnist_md5_mismatch_leaves_nothing(emnist_root, tmp_path):
+    source, _ = emnist_root
+    mirror = tmp_path / "mirror"
+    md5 = emnist_zip(mirror / "gzip.zip", source)  # the real expected MD5 stays in place
+    dest = tmp_path / "a"
+    with pytest.raises(DataError, match="checksum mismatch") as info:
+        idx.download_emnist(dest, mirrors=(mirror.as_uri() + "/",))
+    assert not isinstance(info.value, DatasetUnavailable)
+    message = str(info.value)
+    assert f"MD5 {md5}, expected 58c8d27c78d21e728a6bc7b3cc06412e" in message and "gzip.zip" in message
+    assert list((dest / "emnist").rglob("*")) == []
+
+
+@pytest.mark.parametrize(
+    "kind, match",
+    [
+        ("garbage", "corrupt or unreadable zip archive"),
+        ("truncated", "corrupt or unreadable zip archive"),
+        ("member missing", "lacks gzip/emnist-balanced-test-labels-idx1-ubyte.gz"),
+        ("bad crc", "corrupt or unreadable zip archive"),
+    ],
+)
+def test_download_emnist_corrupt_archive(emnist_root, tmp_path, monkeypatch, kind, match):
+    source, _ = emnist_root
+    archive = tmp_path / "mirror" / "gzip.zip"
+    emnist_zip(archive, source, members=EMNIST_FILES[:3] if kind == "member missing" else None)
+    raw = archive.read_bytes()
+    if kind == "garbage":
+        raw = b"PK\x03\x04 not really a zip file" * 10
+    elif kind == "truncated":
+        raw = raw[: len(raw) // 2]
+    elif kind == "bad crc":  # flip one byte inside the (stored) last balanced member's data
+        member = (source / "emnist" / EMNIST_FILES[3]).read_bytes()
+        at = raw.index(member) + len(member) // 2
+        raw = raw[:at] + bytes([raw[at] ^ 0xFF]) + raw[at + 1 :]
+    archive.write_bytes(raw)
+    patch_md5(monkeypatch, hashlib.md5(raw).hexdigest())
+    dest = tmp_path / "dest"
+    with pytest.raises(DataError, match=match) as info:
+        idx.download_emnist(dest, mirrors=(archive.parent.as_uri() + "/",))
+    assert not isinstance(info.value, DatasetUnavailable)
+    assert str(dest / "emnist" / ".download" / "gzip.zip") in str(info.value)
+    left = sorted(p.name for p in (dest / "emnist").rglob("*"))
+    # complete members extracted before the corrupt one may stay; no archive, staging folder or .part does
+    assert left == (sorted(EMNIST_FILES[:3]) if kind == "bad crc" else [])
+
+
+def test_download_emnist_offline(tmp_path):
+    with pytest.raises(DatasetUnavailable) as info:
+        idx.download_emnist(tmp_path, mirrors=("http://localhost:9/", "http://localhost:9/x/"))
+    message = str(info.value)
+    assert "http://localhost:9/gzip.zip or http://localhost:9/x/gzip.zip and unpack it" in message
+    assert f"python -m spikegrad.data download emnist --root {tmp_path}" in message
+    assert "download failed: http://localhost:9/: " in message and info.value.reason
+    assert list((tmp_path / "emnist").rglob("*")) == []

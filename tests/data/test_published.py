@@ -283,7 +283,7 @@ def test_nmnist_bad_files(nmnist_root, tmp_path):
 
 
 def test_registries():
-    names = {"shd", "ssc", "nmnist", "mnist", "fashion-mnist"}
+    names = {"shd", "ssc", "nmnist", "mnist", "fashion-mnist", "emnist"}
     assert set(PUBLISHED) == names and set(DOWNLOADERS) == names
     with pytest.raises(ValueError, match="unknown published dataset 'nope'"):
         download("nope", "/nowhere")

@@ -5,7 +5,8 @@ import pytest
 
 from spikegrad.data import DATASETS, SPLITS, DataError, DatasetUnavailable, SpikeData, download, load, path_for, prepare
 
-ALL = ("digits", "fashion-mnist", "mnist", "nmnist", "shd", "spoken-commands", "spoken-digits", "ssc", "yinyang")
+ALL = ("digits", "emnist", "fashion-mnist", "mnist", "nmnist", "shd", "spoken-commands", "spoken-digits", "ssc",
+       "yinyang")  # fmt: skip
 
 
 def test_names():
@@ -14,8 +15,8 @@ def test_names():
 
 
 def test_unknown_name_or_split():
-    with pytest.raises(ValueError, match=f"unknown dataset 'emnist'; valid: {', '.join(ALL)}"):
-        load("emnist", "train")
+    with pytest.raises(ValueError, match=f"unknown dataset 'kmnist'; valid: {', '.join(ALL)}"):
+        load("kmnist", "train")
     with pytest.raises(ValueError, match="unknown split 'val'; valid: train, validation, test"):
         load("digits", "val")
     with pytest.raises(ValueError, match="unknown dataset 'nope'"):
@@ -29,6 +30,8 @@ def test_file_based_datasets_need_root_and_say_how_to_get_files(tmp_path):
         load("spoken-digits", "train", root=tmp_path)
     with pytest.raises(DatasetUnavailable, match="download shd"):
         load("shd", "test", root=tmp_path)
+    with pytest.raises(DatasetUnavailable, match=r"download emnist .*EMNIST/gzip\.zip and unpack it"):
+        load("emnist", "test", root=tmp_path)
     with pytest.raises(ValueError, match="use download, not prepare"):
         prepare("mnist", tmp_path)
     with pytest.raises(ValueError, match="embedded .* use prepare"):

@@ -1,7 +1,8 @@
 """Checksummed downloads and the one message every missing published dataset raises.
 
-:func:`fetch` streams a URL into ``dest.part``, hashes it on the way (SHA-256), and renames it to ``dest``
-only when the digest matches, so a file at ``dest`` is always complete and verified; an interrupted or
+:func:`fetch` streams a URL into ``dest.part``, hashes it on the way (SHA-256 by default; MD5 or another
+:mod:`hashlib` algorithm where only that checksum is published), and renames it to ``dest`` only when the digest
+matches, so a file at ``dest`` is always complete and verified; an interrupted or
 mismatching download leaves nothing behind. Nothing downloaded is ever unpickled.
 
 Two failures are told apart:
@@ -77,42 +78,60 @@ def unavailable_message(
     return message + "."
 
 
-def sha256_of(path: str | os.PathLike) -> str:
-    """Hex SHA-256 digest of a file, read in chunks."""
-    digest = hashlib.sha256()
+# hashlib algorithm name -> how messages spell it
+ALGORITHM_NAMES = {"sha256": "SHA-256", "md5": "MD5", "sha1": "SHA-1", "sha512": "SHA-512"}
+
+
+def _hasher(algorithm: str):
+    # usedforsecurity=False: an integrity check of a download, allowed for MD5 on FIPS systems too
+    return hashlib.new(algorithm, usedforsecurity=False)
+
+
+def digest_of(path: str | os.PathLike, algorithm: str = "sha256") -> str:
+    """Hex digest of a file under the :mod:`hashlib` ``algorithm``, read in chunks."""
+    digest = _hasher(algorithm)
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(CHUNK), b""):
             digest.update(chunk)
     return digest.hexdigest()
 
 
+def sha256_of(path: str | os.PathLike) -> str:
+    """Hex SHA-256 digest of a file, read in chunks."""
+    return digest_of(path, "sha256")
+
+
 def fetch(
     url: str,
     dest: str | os.PathLike,
-    sha256: str,
+    checksum: str,
     what: str,
     name: str | None = None,
     root: str | os.PathLike | None = None,
     timeout: float = TIMEOUT,
+    algorithm: str = "sha256",
 ) -> Path:
-    """Download ``url`` to ``dest`` and verify its SHA-256; return ``dest``.
+    """Download ``url`` to ``dest`` and verify its checksum; return ``dest``.
 
-    A ``dest`` that already holds the right bytes is kept without downloading. Otherwise the body goes to
-    ``dest.part`` (created with its folders), is hashed while it streams, and is renamed to ``dest`` only if the
-    digest equals ``sha256``. ``what`` describes the file for messages; ``name`` and ``root`` fill in the
-    download command they suggest.
+    ``checksum`` is the expected hex digest under the :mod:`hashlib` ``algorithm`` (SHA-256 by default; "md5"
+    for archives whose publishers record only an MD5). A ``dest`` that already holds the right bytes is kept
+    without downloading. Otherwise the body goes to ``dest.part`` (created with its folders), is hashed while it
+    streams, and is renamed to ``dest`` only if the digest equals ``checksum``. ``what`` describes the file for
+    messages; ``name`` and ``root`` fill in the download command they suggest. An unknown ``algorithm`` raises
+    ValueError before anything is written.
 
     Raises :class:`DatasetUnavailable` when the URL cannot be reached or read (offline, unknown host, refused
     connection, HTTP error, timeout) and :class:`DataError` naming the file on a checksum mismatch; in both
     cases no ``dest`` or ``dest.part`` is left behind.
     """
     dest = Path(dest)
-    expected = sha256.lower()
-    if dest.is_file() and sha256_of(dest) == expected:
+    expected = checksum.lower()
+    digest = _hasher(algorithm)  # ValueError for an unknown algorithm, before any file is touched
+    label = ALGORITHM_NAMES.get(algorithm.lower(), algorithm)
+    if dest.is_file() and digest_of(dest, algorithm) == expected:
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
-    digest = hashlib.sha256()
     try:
         with open(part, "wb") as out:
             try:
@@ -135,7 +154,7 @@ def fetch(
         actual = digest.hexdigest()
         if actual != expected:
             raise DataError(
-                f"{dest}: checksum mismatch for {what} downloaded from {url}: SHA-256 {actual}, expected {expected}; "
+                f"{dest}: checksum mismatch for {what} downloaded from {url}: {label} {actual}, expected {expected}; "
                 "the file was discarded (a changed mirror or a corrupted transfer)"
             )
         os.replace(part, dest)
@@ -153,4 +172,4 @@ def _reason(err: BaseException) -> str:
     return f"{type(err).__name__}: {err}"
 
 
-__all__ = ("DatasetUnavailable", "fetch", "sha256_of", "unavailable_message")
+__all__ = ("DatasetUnavailable", "digest_of", "fetch", "sha256_of", "unavailable_message")

@@ -1,4 +1,4 @@
-r"""IDX files (the MNIST format) and latency-coded MNIST and Fashion-MNIST.
+r"""IDX files (the MNIST format) and latency-coded MNIST, Fashion-MNIST and EMNIST (balanced).
 
 **IDX format** (LeCun et al., http://yann.lecun.com/exdb/mnist/). A file is a big-endian header followed by the
 array in C order, big-endian:
@@ -23,21 +23,36 @@ so spikes lie in [2Δt, T − 2Δt] = [2, 18] ms (the brightest pixel, g = 255, 
 stay silent. The trial lasts T. This is :func:`~spikegrad.data.digits.latency_encode`'s code
 t = (1 − g/255)·t_max with t_max = T − 4Δt, shifted by 2Δt, and with the silence threshold g > 1.
 
-**Splits** (as EventProp's validation runs): ``train`` = the first 55,000 images of the official training file,
-``validation`` = its last 5,000 (``n_validation``), ``test`` = the official 10,000 test images. With
-``n_validation=0`` ``train`` is the whole official training set (EventProp's final 60k/10k runs).
+**EMNIST** (Cohen, Afshar, Tapson & van Schaik 2017, arXiv 1702.05373), the "balanced" split: handwritten
+digits and letters, 47 classes (labels 0..46 = ``0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabdefghnqrt``: the 15
+letters whose capital and lower-case forms look alike are one class each, under the capital), 112,800 training
+and 18,800 test images of 28×28. Its IDX files store every image transposed relative to MNIST; :func:`emnist`
+transposes each image back on load (``image.T``), so channel = row-major pixel index of the upright image, as
+for MNIST, and the same latency code applies.
+
+**Splits** (as EventProp's validation runs): ``train`` = the first n − 5,000 images of the official training
+file, ``validation`` = its last 5,000 (``n_validation``), ``test`` = the official test file. For MNIST and
+Fashion-MNIST that is 55,000/5,000/10,000, for EMNIST balanced 107,800/5,000/18,800. With ``n_validation=0``
+``train`` is the whole official training set (EventProp's final 60k/10k runs).
 
 **Files**: ``root/mnist/`` and ``root/fashion-mnist/`` hold the four official gzip files
-(``{train,t10k}-{images-idx3,labels-idx1}-ubyte.gz``; an uncompressed copy without ``.gz`` is accepted too).
-:func:`download_idx` fetches them from the first mirror that answers and checks their SHA-256 (table
-:data:`FILES`).
+(``{train,t10k}-{images-idx3,labels-idx1}-ubyte.gz``); ``root/emnist/`` holds the four balanced-split members of
+NIST's archive ``gzip.zip`` (``emnist-balanced-{train,test}-{images-idx3,labels-idx1}-ubyte.gz``, stored in the
+archive under ``gzip/``); an uncompressed copy without ``.gz`` is accepted too. :func:`download_idx` fetches the
+MNIST and Fashion-MNIST files from the first mirror that answers and checks their SHA-256 (table :data:`FILES`);
+for EMNIST it fetches ``gzip.zip`` (about 0.5 GB, all EMNIST splits), checks its MD5 (:data:`ARCHIVES`: no
+SHA-256 and no per-file checksums are published), extracts only the four balanced files and deletes the
+archive. ``meta["files"]`` records the SHA-256 of the files read; ``meta["official_files"]`` says whether they
+are the ones in :data:`FILES` (True/False), or is None for EMNIST, which has no published per-file checksums.
 """
 
 from __future__ import annotations
 
 import gzip
 import os
+import shutil
 import struct
+import zipfile
 import zlib
 from pathlib import Path
 
@@ -103,9 +118,16 @@ FILES = {
     },
 }
 
-# Mirrors tried in order (the file name is appended). MNIST: the original site (which now often answers
-# 403), then the copies torchvision and TensorFlow Datasets download from. Fashion-MNIST: the official S3
-# site (http only), then the files committed in the zalandoresearch/fashion-mnist repository.
+# EMNIST is published only as one zip archive of all its splits. NIST publishes no checksum of it (and none
+# per file); the MD5 is the one recorded by torchvision (datasets/mnist.py, EMNIST.url and EMNIST.md5). No
+# SHA-256 is recorded anywhere, so the archive is verified by MD5.
+# name -> (archive file, MD5, folder of the IDX files inside the archive)
+ARCHIVES = {"emnist": ("gzip.zip", "58c8d27c78d21e728a6bc7b3cc06412e", "gzip/")}
+
+# Mirrors tried in order (the file name, or for EMNIST the archive name, is appended). MNIST: the original site
+# (which now often answers 403), then the copies torchvision and TensorFlow Datasets download from.
+# Fashion-MNIST: the official S3 site (http only), then the files committed in the zalandoresearch/fashion-mnist
+# repository. EMNIST: NIST's current address of the archive, then its older one.
 MIRRORS = {
     "mnist": (
         "http://yann.lecun.com/exdb/mnist/",
@@ -116,21 +138,37 @@ MIRRORS = {
         "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
         "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/",
     ),
+    "emnist": (
+        "https://biometrics.nist.gov/cs_links/EMNIST/",
+        "http://www.itl.nist.gov/iaui/vip/cs_links/EMNIST/",
+    ),
 }
 
 SOURCES = {
     "mnist": "MNIST (LeCun, Cortes & Burges 1998), official IDX files",
     "fashion-mnist": "Fashion-MNIST (Xiao, Rasul & Vollgraf 2017, arXiv 1708.07747), official IDX files",
+    "emnist": "EMNIST balanced (Cohen, Afshar, Tapson & van Schaik 2017, arXiv 1702.05373), official IDX files "
+    "from NIST's gzip.zip, images transposed to upright",
 }
 
-LABELS = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}  # short names for messages
+LABELS = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "emnist": "EMNIST"}  # short names for messages
+
+# File name prefixes of the (training file, test file); "-{images-idx3,labels-idx1}-ubyte.gz" follows.
+PREFIXES = {
+    "mnist": ("train", "t10k"),
+    "fashion-mnist": ("train", "t10k"),
+    "emnist": ("emnist-balanced-train", "emnist-balanced-test"),
+}
+TRANSPOSED = {"emnist"}  # datasets whose IDX files store each image transposed
 
 CLASS_NAMES = {
     "mnist": [str(k) for k in range(10)],
     "fashion-mnist": [
         "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
     ],
+    "emnist": list("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabdefghnqrt"),
 }  # fmt: skip
+NAMES = tuple(CLASS_NAMES)  # the IDX datasets
 
 N_VALIDATION = 5000  # last images of the official training file held out for validation
 
@@ -215,20 +253,48 @@ def latency_mnist_encode(
 # ---------------------------------------------------------------------------------------------- datasets
 
 
-def _split_files(split: str) -> tuple[str, str]:
-    prefix = "t10k" if split == "test" else "train"
+def _check_name(name: str) -> None:
+    if name not in NAMES:
+        raise ValueError(f"unknown IDX dataset {name!r}; valid: {', '.join(NAMES)}")
+
+
+def _split_files(name: str, split: str) -> tuple[str, str]:
+    prefix = PREFIXES[name][split == "test"]
     return f"{prefix}-images-idx3-ubyte.gz", f"{prefix}-labels-idx1-ubyte.gz"
 
 
-def _locate(name: str, root: Path, file: str) -> Path:
-    """``root/<name>/<file>``, or its uncompressed twin; DatasetUnavailable if neither exists."""
+def _all_files(name: str) -> list[str]:
+    return [f for split in ("train", "test") for f in _split_files(name, split)]
+
+
+def _find(name: str, root: Path, file: str) -> Path | None:
+    """``root/<name>/<file>`` or its uncompressed twin, whichever exists first; None if neither does."""
     folder = root / name
     for candidate in (folder / file, folder / file.removesuffix(".gz")):
         if candidate.is_file():
             return candidate
-    urls = [MIRRORS[name][0] + file]
-    raise DatasetUnavailable(unavailable_message(f"{LABELS[name]} file {file}", folder / file, name,
-                                                 root, urls))  # fmt: skip
+    return None
+
+
+def _what(name: str, file: str) -> str:
+    """How messages name ``file`` of ``name``: for EMNIST, also where it lies in the archive."""
+    if name in ARCHIVES:
+        archive, _md5, members = ARCHIVES[name]
+        return f"{LABELS[name]} file {file} (member {members}{file} of the archive {archive})"
+    return f"{LABELS[name]} file {file}"
+
+
+def _source_urls(name: str, file: str, mirrors: tuple[str, ...]) -> list[str]:
+    return [base + (ARCHIVES[name][0] if name in ARCHIVES else file) for base in mirrors]
+
+
+def _locate(name: str, root: Path, file: str) -> Path:
+    """``root/<name>/<file>``, or its uncompressed twin; DatasetUnavailable if neither exists."""
+    if (path := _find(name, root, file)) is not None:
+        return path
+    urls = _source_urls(name, file, MIRRORS[name][:1])
+    raise DatasetUnavailable(unavailable_message(_what(name, file), root / name / file, name, root, urls,
+                                                 unpack=name in ARCHIVES))  # fmt: skip
 
 
 def load_idx_dataset(
@@ -239,13 +305,13 @@ def load_idx_dataset(
     dt: float = 1.0,
     n_validation: int = N_VALIDATION,
 ) -> SpikeData:
-    """Split ``split`` of ``name`` ("mnist" or "fashion-mnist"), latency-coded (module docstring)."""
-    if name not in FILES:
-        raise ValueError(f"unknown IDX dataset {name!r}; valid: {', '.join(FILES)}")
+    """Split ``split`` of ``name`` ("mnist", "fashion-mnist" or "emnist"), latency-coded (module docstring)."""
+    _check_name(name)
     if split not in SPLITS:
         raise ValueError(f"unknown {name} split {split!r}; valid: {', '.join(SPLITS)}")
     root = Path(root)
-    image_file, label_file = _split_files(split)
+    n_classes = len(CLASS_NAMES[name])
+    image_file, label_file = _split_files(name, split)
     image_path, label_path = _locate(name, root, image_file), _locate(name, root, label_file)
     images, labels = read_idx(image_path), read_idx(label_path)
     if images.ndim != 3 or images.dtype != np.uint8:
@@ -254,8 +320,10 @@ def load_idx_dataset(
         raise DataError(f"{label_path}: expected uint8 labels [n], got {labels.dtype} {labels.shape}")
     if len(images) != len(labels):
         raise DataError(f"{image_path}: {len(images)} images but {label_path.name} has {len(labels)} labels")
-    if labels.size and labels.max() >= 10:
-        raise DataError(f"{label_path}: label {labels.max()} outside 0..9")
+    if labels.size and labels.max() >= n_classes:
+        raise DataError(f"{label_path}: label {labels.max()} outside 0..{n_classes - 1}")
+    if name in TRANSPOSED:
+        images = images.transpose(0, 2, 1)  # upright: stored pixel (row r, col c) -> (row c, col r)
     n = len(labels)
     if split == "test":
         start, stop = 0, n
@@ -264,7 +332,10 @@ def load_idx_dataset(
             raise ValueError(f"n_validation must lie in [0, {n}) for {n} training images, got {n_validation}")
         start, stop = (0, n - n_validation) if split == "train" else (n - n_validation, n)
     digests = {p.name: sha256_of(p) for p in (image_path, label_path)}
-    official = all(FILES[name].get(f, (None,))[0] == d for f, d in digests.items())
+    if name in FILES:
+        official = bool(all(FILES[name].get(f, (None,))[0] == d for f, d in digests.items()))
+    else:
+        official = None  # no published per-file checksums (EMNIST: only the archive's MD5)
     meta = {
         "dataset": name,
         "version": VERSION,
@@ -275,12 +346,13 @@ def load_idx_dataset(
         "n_validation; test: the official test file",
         "source": SOURCES[name],
         "files": digests,  # file name -> SHA-256 of the bytes read
-        "official_files": bool(official),
+        "official_files": official,  # None: no published checksums to compare with
         "source_range": [start, stop],  # image indices [start, stop) in the file
         "image_shape": list(images.shape[1:]),
         "class_names": CLASS_NAMES[name],
     }
-    return latency_mnist_encode(images[start:stop], labels[start:stop], t_trial, dt, name=name, meta=meta)
+    return latency_mnist_encode(images[start:stop], labels[start:stop], t_trial, dt, name=name, meta=meta,
+                                n_classes=n_classes)  # fmt: skip
 
 
 def mnist(
@@ -297,40 +369,115 @@ def fashion_mnist(
     return load_idx_dataset("fashion-mnist", split, root, t_trial, dt, n_validation)
 
 
+def emnist(
+    split: str, root: str | os.PathLike, t_trial: float = 20.0, dt: float = 1.0, n_validation: int = N_VALIDATION
+) -> SpikeData:
+    """Latency EMNIST (balanced) split ``split`` from ``root/emnist/`` (module docstring); images transposed
+    upright on load, so channel = row-major pixel index of the upright image; 784 channels, 47 classes, T ms."""
+    return load_idx_dataset("emnist", split, root, t_trial, dt, n_validation)
+
+
+def _fetch_first(
+    name: str,
+    root: Path,
+    file: str,
+    dest: Path,
+    checksum: str,
+    mirrors: tuple[str, ...],
+    algorithm: str = "sha256",
+    missing: str | None = None,
+) -> Path:
+    """Fetch ``file`` into ``dest`` from the first of ``mirrors`` that delivers bytes with the right checksum.
+
+    Raises :class:`DataError` listing the mismatches if some mirror delivered wrong bytes and none the right
+    ones, else :class:`DatasetUnavailable` with every mirror's reason; its message is about the dataset file
+    ``missing`` (default ``file``) under ``root/<name>/``.
+    """
+    failures: list[DataError] = []
+    what = f"{LABELS[name]} {'archive' if name in ARCHIVES else 'file'} {file}"
+    for base in mirrors:
+        try:
+            return fetch(base + file, dest, checksum, what, name=name, root=root, algorithm=algorithm)
+        except DataError as err:  # DatasetUnavailable included: try the next mirror
+            failures.append(err)
+    mismatches = [e for e in failures if not isinstance(e, DatasetUnavailable)]
+    if mismatches:
+        raise DataError("; ".join(str(e) for e in mismatches))
+    reasons = "; ".join(f"{b}: {e.reason or e}" for b, e in zip(mirrors, failures, strict=True))
+    missing = missing or file
+    message = unavailable_message(_what(name, missing), root / name / missing, name, root, [b + file for b in mirrors],
+                                  reasons, unpack=name in ARCHIVES)  # fmt: skip
+    raise DatasetUnavailable(message, reasons or None)
+
+
+def _extract(archive: Path, members: dict[str, Path]) -> None:
+    """Write zip member ``m`` of ``archive`` to ``members[m]`` for each ``m``, each through a ``.part`` file
+    renamed into place. Raises :class:`DataError` naming the archive if it is not a readable zip file or lacks a
+    member (checked before anything is written)."""
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            present = set(zf.namelist())
+            absent = [m for m in members if m not in present]
+            if absent:
+                raise DataError(f"{archive}: the archive lacks {', '.join(absent)} ({len(present)} members found)")
+            for member, dest in members.items():
+                part = dest.with_name(dest.name + ".part")
+                try:
+                    with zf.open(member) as src, open(part, "wb") as out:
+                        shutil.copyfileobj(src, out)
+                    os.replace(part, dest)
+                except BaseException:
+                    part.unlink(missing_ok=True)
+                    raise
+    except (zipfile.BadZipFile, NotImplementedError, EOFError, zlib.error) as err:  # CRC errors too
+        raise DataError(f"{archive}: corrupt or unreadable zip archive ({err})") from None
+
+
+def download_emnist(root: str | os.PathLike, mirrors: tuple[str, ...] | None = None) -> list[Path]:
+    """Fetch NIST's EMNIST archive ``gzip.zip`` into ``root/emnist/.download/`` from the first mirror that
+    delivers the right MD5, extract the four balanced-split files into ``root/emnist/`` (each written to a
+    ``.part`` name, then renamed) and delete the archive. Files already there (or their uncompressed twins)
+    are kept; if all four are, nothing is downloaded. Returns the four paths.
+
+    Raises :class:`DatasetUnavailable` if no mirror can be reached, :class:`DataError` if a mirror delivered
+    bytes with the wrong MD5 and none the right ones, or if the archive is not a readable zip file holding the
+    four members. Nothing is left in ``root/emnist/.download/`` afterwards.
+    """
+    name = "emnist"
+    root = Path(root)
+    mirrors = MIRRORS[name] if mirrors is None else mirrors
+    folder = root / name
+    found = {file: _find(name, root, file) for file in _all_files(name)}
+    missing = [file for file, path in found.items() if path is None]
+    if missing:
+        archive_file, md5, member_dir = ARCHIVES[name]
+        staging = folder / ".download"
+        try:
+            archive = _fetch_first(name, root, archive_file, staging / archive_file, md5, mirrors, "md5", missing[0])
+            _extract(archive, {member_dir + file: folder / file for file in missing})
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    return [found[file] or folder / file for file in found]
+
+
 def download_idx(name: str, root: str | os.PathLike, mirrors: tuple[str, ...] | None = None) -> list[Path]:
     """Fetch the four files of ``name`` into ``root/<name>/``, each from the first mirror that delivers the
-    right SHA-256; files already there and correct are kept. Returns their paths.
+    right SHA-256; files already there and correct are kept. Returns their paths. For EMNIST this is
+    :func:`download_emnist` (one MD5-checked archive, unpacked).
 
     Raises :class:`DatasetUnavailable` if no mirror can be reached, :class:`DataError` if a mirror delivered
     bytes with the wrong checksum and none delivered the right ones.
     """
-    if name not in FILES:
-        raise ValueError(f"unknown IDX dataset {name!r}; valid: {', '.join(FILES)}")
+    _check_name(name)
+    if name == "emnist":
+        return download_emnist(root, mirrors)
     root = Path(root)
     mirrors = MIRRORS[name] if mirrors is None else mirrors
-    paths = []
-    for file, (sha256, _md5, _size) in FILES[name].items():
-        dest = root / name / file
-        what = f"{LABELS[name]} file {file}"
-        failures: list[DataError] = []
-        for base in mirrors:
-            try:
-                paths.append(fetch(base + file, dest, sha256, what, name=name, root=root))
-                break
-            except DataError as err:  # DatasetUnavailable included: try the next mirror
-                failures.append(err)
-        else:
-            mismatches = [e for e in failures if not isinstance(e, DatasetUnavailable)]
-            if mismatches:
-                raise DataError("; ".join(str(e) for e in mismatches))
-            reasons = [f"{b}: {e.reason or e}" for b, e in zip(mirrors, failures, strict=True)]
-            raise DatasetUnavailable(
-                unavailable_message(what, dest, name, root, [b + file for b in mirrors], "; ".join(reasons))
-            )
-    return paths
+    return [_fetch_first(name, root, file, root / name / file, sha256, mirrors)
+            for file, (sha256, _md5, _size) in FILES[name].items()]  # fmt: skip
 
 
 __all__ = (
-    "FILES", "MIRRORS", "SPLITS", "download_idx", "fashion_mnist", "latency_mnist_encode", "load_idx_dataset",
-    "mnist", "read_idx",
+    "ARCHIVES", "FILES", "MIRRORS", "SPLITS", "download_emnist", "download_idx", "emnist", "fashion_mnist",
+    "latency_mnist_encode", "load_idx_dataset", "mnist", "read_idx",
 )  # fmt: skip

@@ -1,16 +1,19 @@
-"""Published spiking datasets read from their original files: SHD, SSC, N-MNIST (and latency MNIST and
-Fashion-MNIST from :mod:`~spikegrad.data.idx`), every split as :class:`SpikeData` with times in ms.
+"""Published spiking datasets read from their original files: SHD, SSC, N-MNIST (and latency MNIST,
+Fashion-MNIST and EMNIST balanced from :mod:`~spikegrad.data.idx`), every split as :class:`SpikeData` with times
+in ms.
 
 **Layout under** ``root`` (the one tonic uses, so ``tonic.datasets.SHD(save_to=root)`` finds the same files):
 
 - ``root/SHD/shd_{train,test}.h5`` and ``root/SSC/ssc_{train,valid,test}.h5`` (Cramer et al. 2020, the HDF5
   layout read by :func:`~spikegrad.data.shd_format.read_shd`), with tonic's archives ``*.h5.zip`` beside them;
 - ``root/NMNIST/{Train,Test}/<digit>/<number>.bin`` (Orchard et al. 2015, Front. Neurosci. 9:437);
-- ``root/mnist/`` and ``root/fashion-mnist/``: the official IDX files (:mod:`~spikegrad.data.idx`).
+- ``root/mnist/``, ``root/fashion-mnist/`` and ``root/emnist/``: the official IDX files (for EMNIST the four
+  balanced-split files of NIST's ``gzip.zip``; :mod:`~spikegrad.data.idx`).
 
 :func:`download` fetches a dataset into that layout (SHD, SSC and N-MNIST through tonic's dataset classes,
 which download and check the archives' MD5 and extract them; MNIST and Fashion-MNIST through
-:func:`~spikegrad.data.download.fetch` with SHA-256). Tonic downloads into ``root/.<Folder>.download/`` and
+:func:`~spikegrad.data.download.fetch` with SHA-256; EMNIST's archive through the same function with MD5, then
+unpacked from ``root/emnist/.download/``). Tonic downloads into ``root/.<Folder>.download/`` and
 the finished files are then moved into place, so an interrupted download never leaves a file that looks
 complete. Loaders never download: a missing file raises
 :class:`~spikegrad.data.download.DatasetUnavailable` with one message saying what is missing, where, and
@@ -59,7 +62,7 @@ from pathlib import Path
 import numpy as np
 
 from .download import DatasetUnavailable, unavailable_message
-from .idx import download_idx, fashion_mnist, mnist
+from .idx import download_emnist, download_idx, emnist, fashion_mnist, mnist
 from .shd_format import read_shd
 from .spikedata import SPLITS, DataError, SpikeData
 
@@ -407,6 +410,7 @@ PUBLISHED: dict[str, Callable[..., SpikeData]] = {
     "nmnist": nmnist,
     "mnist": mnist,
     "fashion-mnist": fashion_mnist,
+    "emnist": emnist,
 }
 
 # name -> downloader(root) -> list of paths
@@ -416,6 +420,7 @@ DOWNLOADERS: dict[str, Callable[[str | os.PathLike], list[Path]]] = {
     "nmnist": download_nmnist,
     "mnist": lambda root: download_idx("mnist", root),
     "fashion-mnist": lambda root: download_idx("fashion-mnist", root),
+    "emnist": download_emnist,
 }
 
 

@@ -6,8 +6,8 @@ Three kinds, all returned as :class:`SpikeData`:
   when :func:`prepare` wrote it there;
 - embedded and synthesized once (``spoken-digits``, ``spoken-commands``): built by :func:`prepare` into
   ``root/<name>/<split>.h5`` in the SHD file format (minutes), then read from there;
-- published (``shd``, ``ssc``, ``nmnist``, ``mnist``, ``fashion-mnist``): fetched by :func:`download` into
-  ``root`` (needs a network), then read from there; missing files raise one clear message.
+- published (``shd``, ``ssc``, ``nmnist``, ``mnist``, ``fashion-mnist``, ``emnist``): fetched by
+  :func:`download` into ``root`` (needs a network), then read from there; missing files raise one clear message.
 """
 
 from __future__ import annotations
