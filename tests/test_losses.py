@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from spikegrad.losses import LOSSES, cross_entropy
+from spikegrad.losses import LOSSES, FirstSpikeParams, cross_entropy, first_spike_loss
 
 # U [T=4, B=1, C=2]; s_n = (n + 1)/4 = 0.25, 0.5, 0.75, 1
 U = torch.tensor([[[0.0, 1.0]], [[2.0, 0.5]], [[1.0, 0.0]], [[4.0, -1.0]]], dtype=torch.float64)
@@ -52,3 +52,15 @@ def test_batch_mean_and_every_loss_is_differentiable():
 def test_unknown_loss():
     with pytest.raises(ValueError, match="unknown loss"):
         cross_entropy("median", torch.zeros(2, 1, 2), torch.tensor([0]))
+
+
+def test_first_spike_loss_without_regulariser_is_finite_in_long_trials():
+    """α = 0: plain cross-entropy of −t/τ_0, also where e^{T/τ_1} overflows float32 (T = 1000 ms, τ_1 = 1 ms)."""
+    times = torch.tensor([[3.0, math.inf, 900.0]], requires_grad=True)
+    params = FirstSpikeParams(tau0=5.0, tau1=1.0, alpha=0.0)
+    loss, logits = first_spike_loss("first_spike_exp", times, torch.tensor([1]), 1000.0, params)
+    expected = -torch.log_softmax(torch.tensor([-3.0, -1000.0, -900.0]) / 5.0, 0)[1]
+    assert torch.isclose(loss, expected) and torch.equal(logits, torch.tensor([[-0.6, -200.0, -180.0]]))
+    loss.backward()
+    assert torch.isfinite(times.grad).all() and times.grad[0, 1] == 0  # silent: no cross-entropy gradient
+    assert times.grad[0, 0] < 0  # the wrong, earliest neuron: descent moves it later
