@@ -1,8 +1,12 @@
-"""The benchmark scripts run end to end on tiny sizes and write complete JSON (timings are not asserted)."""
+"""The benchmark scripts run end to end on tiny sizes and write complete JSON (timings are not asserted), and the
+shared timing helper takes the median of the timed calls after the warm-up."""
 
 import json
 
-from spikegrad.bench import event_sim, eventprop, forwardprop, lif_scan
+import pytest
+import torch
+
+from spikegrad.bench import event_sim, eventprop, forwardprop, lif_scan, timing
 
 
 def test_eventprop_step_benchmark_writes_json(tmp_path):
@@ -40,3 +44,13 @@ def test_event_sim_benchmark_writes_json(tmp_path):
     assert result["input_events"] == 12
     assert result["reference"]["ms"] > 0 and result["reference"]["input_events_per_s"] > 0
     assert "kernel" not in result  # the kernel is timed on CUDA only
+
+
+def test_median_seconds_times_each_call_after_the_warmup(monkeypatch):
+    calls = []
+    clock = iter([0.0, 1.0, 1.0, 3.0, 3.0, 6.0])  # start/stop pairs: the timed calls take 1, 2 and 3 s
+    monkeypatch.setattr(timing.time, "perf_counter", lambda: next(clock))
+    assert timing.median_seconds(lambda: calls.append(1), torch.device("cpu"), repeats=3, warmup=2) == 2.0
+    assert len(calls) == 5
+    with pytest.raises(ValueError, match="repeats"):
+        timing.median_seconds(lambda: None, torch.device("cpu"), repeats=0, warmup=1)

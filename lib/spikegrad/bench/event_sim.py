@@ -13,12 +13,11 @@ Run: ``python -m spikegrad.bench.event_sim --out results/bench/event_sim.json``
 
 import argparse
 import math
-import statistics
-import time
 from pathlib import Path
 
 import torch
 
+from spikegrad.bench.timing import median_seconds
 from spikegrad.engines.events import input_stream
 from spikegrad.kernels import event_sim as es
 from spikegrad.results import versions, write_json
@@ -26,21 +25,6 @@ from spikegrad.results import versions, write_json
 TAU_SYN, THETA, T_MAX, T_IN = 5.0, 1.0, 100.0, 50.0  # ms, membrane units, ms, ms
 W_MEAN, W_STD = 0.1, 0.3
 WARMUP = {"kernel": 3, "reference": 1}  # untimed calls before timing (Triton compilation, allocator, caches)
-
-
-def _median_ms(fn, device: torch.device, repeats: int, warmup: int) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        start = time.perf_counter()
-        fn()
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        times.append(time.perf_counter() - start)
-    return 1e3 * statistics.median(times)
 
 
 def make_layer(B: int, Q: int, N: int, n_in: int, dtype: torch.dtype, seed: int = 0):
@@ -82,7 +66,7 @@ def bench_event_sim(
     outputs = {}
     for name, (fn, dev, reps) in impls.items():
         args = (times.to(dev), channels.to(dev), weight.to(dev), tau_mem, ratio, THETA, T_MAX, K)
-        t_ms = _median_ms(lambda f=fn, a=args: f(*a), dev, reps, WARMUP[name])
+        t_ms = 1e3 * median_seconds(lambda f=fn, a=args: f(*a), dev, reps, WARMUP[name])
         out, _, overflow = outputs[name] = [x.cpu() for x in fn(*args)]
         spikes = int(torch.isfinite(out).sum())
         result[name] = {

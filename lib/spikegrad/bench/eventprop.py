@@ -10,12 +10,11 @@ Run: ``python -m spikegrad.bench.eventprop --out results/bench/eventprop.json``
 """
 
 import argparse
-import statistics
-import time
 from pathlib import Path
 
 import torch
 
+from spikegrad.bench.timing import median_seconds
 from spikegrad.losses import cross_entropy
 from spikegrad.model import LIFParams, NetworkSpec, WeightInit
 from spikegrad.network import SNN
@@ -64,18 +63,8 @@ def bench_step(T: int, B: int, n_in: int, hidden: int, dt: float, rate_hz: float
     for engine in ("eventprop", "bptt"):
         model = SNN(spec, engine=engine, hidden_init=WeightInit(1.5, 1.0), recurrent_init=WeightInit(0.0, 0.5))
         model = model.to(device)
-        for _ in range(WARMUP):
-            _step(model, x, y)
-        times = []
-        for _ in range(repeats):
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
-            start = time.perf_counter()
-            _step(model, x, y)
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
-            times.append(time.perf_counter() - start)
-        entry = {"step_ms": 1e3 * statistics.median(times), "saved_bytes": _saved_bytes(model, x, y)}
+        step_s = median_seconds(lambda m=model: _step(m, x, y), device, repeats, WARMUP)
+        entry = {"step_ms": 1e3 * step_s, "saved_bytes": _saved_bytes(model, x, y)}
         if device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(device)
             base = torch.cuda.memory_allocated(device)

@@ -22,12 +22,11 @@ Run: ``python -m spikegrad.bench.forwardprop --out results/bench/forwardprop.jso
 
 import argparse
 import math
-import statistics
-import time
 from pathlib import Path
 
 import torch
 
+from spikegrad.bench.timing import median_seconds
 from spikegrad.engines import forwardprop, spiketime
 from spikegrad.engines.events import EventOptions
 from spikegrad.model import LIFParams
@@ -56,21 +55,6 @@ def _problem(hidden: int, device: torch.device, dtype: torch.dtype):
 
 def _loss(out: torch.Tensor, coef: torch.Tensor) -> torch.Tensor:
     return torch.where(torch.isfinite(out), coef * out, 0.0).sum()
-
-
-def _median_s(fn, device: torch.device, repeats: int) -> float:
-    for _ in range(WARMUP):
-        fn()
-    times = []
-    for _ in range(repeats):
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        start = time.perf_counter()
-        fn()
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def bench_size(hidden: int, device: torch.device, dtype: torch.dtype, repeats: int, budget: int) -> dict:
@@ -121,12 +105,12 @@ def bench_size(hidden: int, device: torch.device, dtype: torch.dtype, repeats: i
         "grad_rel_diff_fp_vs_reverse": agreement,
     }
     try:
-        result["fp_full_s"] = _median_s(fp_full, device, repeats)
+        result["fp_full_s"] = median_seconds(fp_full, device, repeats, WARMUP)
     except ValueError as err:  # over the Jacobian budget
         result["fp_full_s"], result["fp_full_error"] = None, str(err)
-    result["forward_only_s"] = _median_s(forward_only, device, repeats)
-    result["reverse_s"] = _median_s(reverse, device, repeats)
-    result["fp_jvp_s"] = _median_s(fp_jvp, device, repeats)
+    result["forward_only_s"] = median_seconds(forward_only, device, repeats, WARMUP)
+    result["reverse_s"] = median_seconds(reverse, device, repeats, WARMUP)
+    result["fp_jvp_s"] = median_seconds(fp_jvp, device, repeats, WARMUP)
     if result["fp_full_s"] is not None:
         result["fp_over_reverse"] = result["fp_full_s"] / result["reverse_s"]
     result["jvp_over_reverse"] = result["fp_jvp_s"] / result["reverse_s"]

@@ -18,12 +18,11 @@ Run: ``python -m spikegrad.bench.lif_scan --out results/bench/lif_scan.json``
 """
 
 import argparse
-import statistics
-import time
 from pathlib import Path
 
 import torch
 
+from spikegrad.bench.timing import median_seconds
 from spikegrad.kernels import lif_scan as ls
 from spikegrad.model import LIFParams, decay_factors
 from spikegrad.results import versions, write_json
@@ -34,18 +33,7 @@ WARMUP = 3  # untimed calls before timing (Triton compilation, allocator, caches
 
 
 def _median_ms(fn, device: torch.device, repeats: int) -> float:
-    for _ in range(WARMUP):
-        fn()
-    times = []
-    for _ in range(repeats):
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        start = time.perf_counter()
-        fn()
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        times.append(time.perf_counter() - start)
-    return 1e3 * statistics.median(times)
+    return 1e3 * median_seconds(fn, device, repeats, WARMUP)
 
 
 def bench_lif_scan(T: int, B: int, N: int, device: str, dtype: torch.dtype, repeats: int) -> dict:
