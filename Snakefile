@@ -12,6 +12,8 @@ include: "rules/train.smk"
 include: "rules/figures.smk"
 include: "rules/eventprop.smk"
 include: "rules/surrogate.smk"
+include: "rules/multispike.smk"
+include: "rules/forwardprop.smk"
 
 
 rule all:
@@ -19,4 +21,6 @@ rule all:
         get_final_outputs(),
         eventprop_outputs(),
         surrogate_outputs(),
+        multispike_outputs(),
+        forwardprop_outputs(),
     default_target: True

@@ -3,8 +3,15 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
-from spikegrad.sweeps import SweepError, read_eventprop_sweep, read_surrogate_sweep, read_sweep
+from spikegrad.sweeps import (
+    SweepError,
+    read_eventprop_sweep,
+    read_multispike_sweep,
+    read_surrogate_sweep,
+    read_sweep,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -87,3 +94,22 @@ def test_committed_surrogate_sweeps_are_what_the_generator_writes():
     for scale in ("smoke", "quick", "paper"):
         committed = (REPO / "config" / "sweeps" / f"surrogate_{scale}.tsv").read_text()
         assert committed == pd.DataFrame(generator[scale](), columns=generator["COLUMNS"]).to_csv(sep="\t", index=False)
+
+
+def test_multispike_sweep(tmp_path):
+    table = read_multispike_sweep(write(tmp_path, "experiment\tseed\ndigits_multi\t0\ndigits_single\t1\n"),
+                                  ["digits_single", "digits_multi"])  # fmt: skip
+    assert table.to_dict("records") == [{"experiment": "digits_multi", "seed": "0"},
+                                        {"experiment": "digits_single", "seed": "1"}]  # fmt: skip
+    for bad, message in [("mnist_multi\t0", "experiment must be one of"), ("digits_multi\t-1", "seed must be")]:
+        with pytest.raises(SweepError, match="row 2: " + message):
+            read_multispike_sweep(write(tmp_path, "experiment\tseed\n" + bad + "\n"), ["digits_multi"])
+    with pytest.raises(SweepError, match="columns must be"):
+        read_multispike_sweep(write(tmp_path, "experiment\tlr\tseed\ndigits_multi\t0.1\t0\n"), ["digits_multi"])
+
+
+def test_committed_multispike_sweeps_name_configured_experiments():
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())["multispike"]
+    for scale, path in config["sweeps"].items():
+        table = read_multispike_sweep(REPO / path, config["experiments"])
+        assert scale != "quick" or sorted(set(table["seed"])) == ["0", "1"]

@@ -61,6 +61,13 @@ def test_smoke_workflow_produces_figures_metrics_and_report(tmp_path):
     for figure in ("lr_digits", "dampening_digits", "sharpness_digits", "tail_digits", "conditions_digits",
                    "sparsity_digits", "sensitivity"):  # fmt: skip
         assert (workdir / "figures" / "surrogate" / f"{figure}.png").stat().st_size > 10_000
+    multispike = sorted((workdir / "results" / "smoke" / "multispike" / "runs").rglob("metrics.json"))
+    assert len(multispike) == len((workdir / "config/sweeps/multispike_smoke.tsv").read_text().splitlines()) - 1
+    assert all(json.loads(p.read_text())["engine"] == "spiketime" for p in multispike)
+    for figure in ("accuracy", "silent", "spikes", "latency", "time", "convergence"):
+        assert (workdir / "figures" / "multispike" / f"{figure}.png").stat().st_size > 10_000
+    assert (workdir / "figures" / "forwardprop" / "cost.png").stat().st_size > 10_000
+    assert "| forwardprop vs spiketime |" in (workdir / "figures" / "forwardprop" / "agreement.md").read_text()
     summary = (workdir / "results" / "smoke" / "tables" / "train_summary.csv").read_text()
     assert summary.splitlines()[0] == "dataset,lr,test_accuracy_mean,test_accuracy_sd,seeds"
 
@@ -94,3 +101,34 @@ def test_notebooks_are_stored_without_outputs_and_have_a_parameters_cell():
         code = [c for c in nb.cells if c.cell_type == "code"]
         assert all(not c.outputs and c.execution_count is None for c in code), path
         assert sum("parameters" in c.metadata.get("tags", []) for c in code) == 1, path
+
+
+MULTISPIKE_JOBS = {  # rule: jobs at the smoke scale
+    "multispike_train": 2,
+    "table_multispike": 1,
+    "multispike_convergence": 1,
+    "fig_multispike": 1,
+    "fig_multispike_convergence": 1,
+    "forwardprop_agreement": 1,
+    "forwardprop_bench": 1,
+    "table_forwardprop_agreement": 1,
+    "fig_forwardprop_cost": 1,
+}
+
+
+def job_counts(text: str) -> dict[str, int]:
+    """The "rule  count" rows of a dry run's job table."""
+    rows = (line.split() for line in text.splitlines())
+    return {row[0]: int(row[1]) for row in rows if len(row) == 2 and row[1].isdigit()}
+
+
+def test_dry_run_schedules_the_multispike_and_forwardprop_jobs(tmp_path):
+    workdir = copy_workflow(tmp_path)
+    run = snakemake(workdir, "all", "--dry-run", "--config", "scale=smoke")
+    assert run.returncode == 0, run.stderr[-3000:]
+    counts = job_counts(run.stdout)
+    assert {rule: counts.get(rule) for rule in MULTISPIKE_JOBS} == MULTISPIKE_JOBS
+    for scale, runs in (("quick", 8), ("paper", 15)):  # every scale's sweep and settings pass the schema
+        run = snakemake(workdir, "figures/multispike/accuracy.png", "--dry-run", "--config", f"scale={scale}")
+        assert run.returncode == 0, run.stderr[-3000:]
+        assert job_counts(run.stdout)["multispike_train"] == runs

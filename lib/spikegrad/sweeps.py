@@ -110,3 +110,9 @@ def read_surrogate_sweep(path: Path, experiments: Collection[str]) -> pd.DataFra
         "seed": _integer(0),
     }
     return _read(path, checks)
+
+
+def read_multispike_sweep(path: Path, experiments: Collection[str]) -> pd.DataFrame:
+    """Read a multi-spike sweep: experiment (a block of ``multispike.experiments`` in config.yaml, which holds
+    every network and training setting), seed."""
+    return _read(path, {"experiment": _choice(experiments), "seed": _integer(0)})

@@ -31,6 +31,7 @@ from spikegrad.losses import FirstSpikeParams, first_spike_loss, spike_count_los
 from spikegrad.train import SCHEDULES, learning_rate, load_checkpoint, save_checkpoint
 
 EVENT_LOSSES = ("ttfs", "spike_count")
+EVAL_BATCH = 256  # samples per evaluation batch: the event loop's cost is per batch, not per sample
 
 
 class EventTrainConfig(NamedTuple):
@@ -84,7 +85,7 @@ def evaluate(model: EventNet, data: SpikeData, cfg: EventTrainConfig) -> dict:
     n_seen, loss_sum, correct, latency_sum, n_latency = 0, 0.0, 0, 0.0, 0
     spikes, active, saturated = None, None, None
     with torch.no_grad():
-        for idx in data.batches(cfg.batch_size, shuffle=False):
+        for idx in data.batches(max(cfg.batch_size, EVAL_BATCH), shuffle=False):
             x, y = _inputs(model, data, idx)
             outputs = model(x)
             loss, logits = event_loss(cfg, outputs[-1], y, model.spec.t_max)

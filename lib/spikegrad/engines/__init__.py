@@ -6,6 +6,12 @@ flow back. Every engine exposes, built from ``torch.autograd.Function`` s:
 - ``readout_spikes(x, weight, lif, options) -> first-spike times [B, C]`` (ms, +inf if silent)
 
 ``options`` is an :class:`EngineOptions`.
+
+The continuous-time exact engines (:mod:`~spikegrad.engines.events`: the shared event-driven model) work on spike
+times instead of a grid and expose ``layer(in_times [B, N_in, K_in], weight, lif, EventOptions) -> times [B, N, K]``
+(+inf padding): :mod:`~spikegrad.engines.spiketime` (reverse mode through spike times) and
+:mod:`~spikegrad.engines.adjoint` (continuous EventProp); :mod:`~spikegrad.engines.forwardprop` (forward mode)
+spans a whole network. :class:`spikegrad.eventnet.EventNet` picks one of them.
 """
 
 from types import ModuleType

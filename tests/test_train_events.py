@@ -1,0 +1,107 @@
+"""Training event networks: results files, learning on Yin-Yang, resume, the per-layer statistics, the losses'
+gradients and bad configurations."""
+
+import math
+
+import pandas as pd
+import pytest
+import torch
+
+import spikegrad.train_events as train_module
+from spikegrad import results
+from spikegrad.data import load
+from spikegrad.eventnet import EventNet, EventNetSpec, LayerSpec
+from spikegrad.losses import spike_count_loss
+from spikegrad.train_events import EventTrainConfig, check_config, evaluate, fit
+
+CFG = EventTrainConfig(epochs=2, batch_size=32, lr=3e-3, loss="ttfs", tau_loss=2.0)
+
+
+@pytest.fixture(scope="module")
+def data():
+    full = {split: load("yinyang", split) for split in ("train", "validation", "test")}
+    return full["train"].subset(range(96)), full["validation"].subset(range(40)), full["test"].subset(range(45))
+
+
+def model(max_spikes: int = 1, out_mean: float = 3.0) -> EventNet:
+    layers = (
+        LayerSpec("dense", 12, threshold=1.0, max_spikes=max_spikes, init_mean=3.0, init_std=1.0),
+        LayerSpec("dense", 3, threshold=1.0, max_spikes=max_spikes, init_mean=out_mean, init_std=1.0),
+    )
+    return EventNet(EventNetSpec((5,), layers, t_max=50.0, truncate=True), seed=1)
+
+
+def test_fit_writes_complete_results_with_layer_statistics(tmp_path, data):
+    metrics = fit(model(), *data, CFG, tmp_path, record={"dataset": "yinyang"}, progress=False)
+    on_disk = results.read_json(tmp_path / "metrics.json")
+    assert on_disk["test_accuracy"] == metrics["test_accuracy"] and on_disk["n_test"] == 45
+    for key in ("test_spikes_l1", "test_silent_l2", "test_saturated_l1", "test_latency", "seconds_per_epoch"):
+        assert math.isfinite(on_disk[key]), key
+    assert 0 <= on_disk["test_silent_l1"] <= 1 and 0 <= on_disk["test_saturated_l2"] <= 1
+    history = pd.read_csv(tmp_path / "history.csv")
+    assert list(history["epoch"]) == [1, 2]
+    assert {"val_accuracy", "val_spikes_l1", "val_silent_l2", "seconds"} <= set(history.columns)
+
+
+def test_statistics_count_spikes_silent_and_saturated_neurons(data):
+    net = model(max_spikes=2)
+    stats = evaluate(net, data[1], CFG._replace(loss="spike_count"))
+    x, _ = data[1].to_padded(dtype=torch.float32)
+    with torch.no_grad():
+        counts = [torch.isfinite(t).sum(-1) for t in net(x)]
+    assert stats["spikes_l1"] == pytest.approx(counts[0].sum().item() / len(data[1]))
+    assert stats["silent_l2"] == pytest.approx((counts[1].sum(0) == 0).float().mean().item())
+    assert stats["saturated_l1"] == pytest.approx((counts[0] == 2).float().mean().item())
+
+
+def test_training_learns_yinyang_with_both_losses(tmp_path, data):
+    for loss, k, out_mean in (("ttfs", 1, 3.0), ("spike_count", 6, 0.5)):
+        cfg = CFG._replace(epochs=4, lr=1e-2, loss=loss, target_true=4.0, target_false=1.0)
+        net = model(k, out_mean)
+        before = evaluate(net, data[0], cfg)["loss"]
+        fit(net, *data, cfg, tmp_path / loss, progress=False)
+        assert evaluate(net, data[0], cfg)["loss"] < before
+
+
+def test_resumed_run_ends_with_the_same_metrics(tmp_path, data, monkeypatch):
+    reference = fit(model(), *data, CFG, tmp_path / "straight", progress=False)
+    real_evaluate = train_module.evaluate
+    calls = {"n": 0}
+
+    def crash_in_second_epoch(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt("killed")
+        return real_evaluate(*args, **kwargs)
+
+    monkeypatch.setattr(train_module, "evaluate", crash_in_second_epoch)
+    with pytest.raises(KeyboardInterrupt):
+        fit(model(), *data, CFG, tmp_path / "resumed", progress=False)
+    assert not (tmp_path / "resumed" / "metrics.json").exists()
+    monkeypatch.setattr(train_module, "evaluate", real_evaluate)
+    resumed = fit(model(), *data, CFG, tmp_path / "resumed", progress=False)
+    for key in ("test_accuracy", "test_loss", "best_epoch", "best_val_accuracy"):
+        assert resumed[key] == reference[key], key
+
+
+def test_spike_count_loss_gives_each_spike_the_count_error():
+    times = torch.tensor([[[1.0, 2.0, math.inf], [3.0, math.inf, math.inf]]], requires_grad=True)
+    loss, logits = spike_count_loss(times, torch.tensor([0]), target_true=5.0, target_false=0.0)
+    assert loss.item() == pytest.approx(0.5 * ((5 - 2) ** 2 + (0 - 1) ** 2))
+    loss.backward()
+    assert times.grad.tolist() == [[[3.0, 3.0, 0.0], [-1.0, 0.0, 0.0]]]  # ∂L/∂t := n̂ − n at each spike
+    assert logits.argmax(-1).item() == 0
+
+
+def test_count_ties_go_to_the_earliest_first_spike():
+    times = torch.tensor([[[4.0, math.inf], [2.0, math.inf], [math.inf, math.inf]]])
+    assert spike_count_loss(times, torch.tensor([0]), 1.0, 0.0)[1].argmax(-1).item() == 1
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [{"epochs": 0}, {"lr": -1.0}, {"lr": math.nan}, {"loss": "max"}, {"schedule": "ema_halving"}, {"tau_loss": 0.0}],
+)
+def test_invalid_config_is_rejected(bad):
+    with pytest.raises(ValueError, match=next(iter(bad))):
+        check_config(CFG._replace(**bad))
