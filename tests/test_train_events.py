@@ -1,5 +1,5 @@
 """Training event networks: results files, learning on Yin-Yang, resume, the per-layer statistics, the losses'
-gradients and bad configurations."""
+gradients (one gradient with every exact engine) and bad configurations."""
 
 import math
 
@@ -105,3 +105,23 @@ def test_count_ties_go_to_the_earliest_first_spike():
 def test_invalid_config_is_rejected(bad):
     with pytest.raises(ValueError, match=next(iter(bad))):
         check_config(CFG._replace(**bad))
+
+
+@pytest.mark.parametrize("loss", ["ttfs", "spike_count"])
+def test_every_event_loss_gives_one_gradient_with_every_engine(data, loss):
+    """The losses are plain torch functions of the output spike times, so the three exact engines agree on them."""
+    cfg = CFG._replace(loss=loss, target_true=4.0, target_false=1.0)
+    x, _ = data[1].to_padded(indices=range(6), dtype=torch.float64)
+    labels = torch.as_tensor(data[1].labels[:6])
+    layers = (LayerSpec("dense", 8, max_spikes=4, init_mean=3.0), LayerSpec("dense", 3, max_spikes=4, init_mean=3.0))
+    spec = EventNetSpec((5,), layers, t_max=50.0, truncate=True)
+    grads = {}
+    for engine in ("spiketime", "adjoint", "forwardprop"):
+        net = EventNet(spec, engine=engine, seed=2, dtype=torch.float64)
+        value, _ = train_module.event_loss(cfg, net(x)[-1], labels, net.spec.t_max)
+        value.backward()
+        grads[engine] = [layer.weight.grad for layer in net.layers]
+    assert all(g.abs().max() > 0 for g in grads["spiketime"])
+    for engine in ("adjoint", "forwardprop"):
+        for mine, ref in zip(grads[engine], grads["spiketime"], strict=True):
+            torch.testing.assert_close(mine, ref, rtol=1e-10, atol=1e-12)
