@@ -1,4 +1,5 @@
-"""EventProp study figures (spikegrad.plots) on small synthetic tables: axes, lines and bars drawn."""
+"""EventProp study figures (spikegrad.plots) on small synthetic tables: axes, lines and bars drawn; the shared
+name-ordering and colour helpers."""
 
 import itertools
 
@@ -116,3 +117,11 @@ def test_spike_deletion_accuracy_and_created_deleted_panels():
         plots.spike_deletion(make_history(runs), "short", "long")
     with pytest.raises(ValueError, match="missing"):
         plots.spike_deletion(make_history(runs, tracked=True), "short", "missing")
+
+
+def test_ordered_names_and_colours_fixed_by_a_reference_order():
+    assert plots.ordered(["b", "x", "a", "b"], ("a", "b", "c")) == ["a", "b", "x"]
+    colours = plots.fixed_colours(["x", "b"], ("a", "b", "c"))
+    assert list(colours) == ["a", "b", "c", "x"]
+    assert colours["b"] == plots.fixed_colours(["b"], ("a", "b", "c"))["b"]  # the same colour without "x"
+    assert len(set(colours.values())) == 4

@@ -19,6 +19,19 @@ def set_style() -> None:
     sns.set_theme(context="paper", style="whitegrid", palette="colorblind", font_scale=1.1)
 
 
+def ordered(values, order) -> list:
+    """The distinct ``values``: those in ``order`` first, in that order, then the others in table order."""
+    present = list(dict.fromkeys(values))
+    return [v for v in order if v in present] + [v for v in present if v not in order]
+
+
+def fixed_colours(names: list, order) -> dict:
+    """One colour per name, the same in every figure: the names in ``order`` keep their colour whether or not a
+    table holds them; names outside ``order`` come after it."""
+    names = [*order, *(n for n in names if n not in order)]
+    return dict(zip(names, sns.color_palette(n_colors=len(names)), strict=True))
+
+
 def save(fig: plt.Figure, path: Path) -> Path:
     """Write ``fig`` atomically (format from the suffix) and close it."""
     path = Path(path)

@@ -13,9 +13,8 @@ import re
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import seaborn as sns
 
-from spikegrad.plots import set_style
+from spikegrad.plots import fixed_colours, ordered, set_style
 
 VARIANT_ORDER = ("single", "multi", "multi-conv")
 LAYER_STYLES = ("-", "--", ":", "-.")
@@ -29,17 +28,6 @@ def _require(df: pd.DataFrame, columns) -> None:
     missing = [c for c in columns if c not in df]
     if missing:
         raise ValueError(f"table lacks the columns {missing}")
-
-
-def _ordered(values, order) -> list:
-    present = list(dict.fromkeys(values))
-    return [v for v in order if v in present] + [v for v in present if v not in order]
-
-
-def _colours(variants: list[str]) -> dict:
-    """One colour per variant, the same in every figure (variants outside VARIANT_ORDER after it)."""
-    names = [*VARIANT_ORDER, *(v for v in variants if v not in VARIANT_ORDER)]
-    return dict(zip(names, sns.color_palette(n_colors=len(names)), strict=True))
 
 
 def _layers(df: pd.DataFrame, statistic: str) -> list[int]:
@@ -68,8 +56,8 @@ def _per_dataset(history: pd.DataFrame, draw, ylabel: str, width: float = 3.6) -
     """One panel per dataset; ``draw(ax, rows of one variant, colour, variant)`` draws its lines."""
     set_style()
     datasets = sorted(history["dataset"].unique())
-    variants = _ordered(history["variant"], VARIANT_ORDER)
-    colours = _colours(variants)
+    variants = ordered(history["variant"], VARIANT_ORDER)
+    colours = fixed_colours(variants, VARIANT_ORDER)
     fig, axes = plt.subplots(1, len(datasets), figsize=(width * len(datasets), 3.2), squeeze=False)
     for ax, name in zip(axes[0], datasets, strict=True):
         rows = history[history["dataset"] == name]
@@ -139,8 +127,8 @@ def time_per_epoch(runs: pd.DataFrame) -> plt.Figure:
     _require(runs, ["dataset", "variant", "seed", "seconds_per_epoch"])
     set_style()
     datasets = sorted(runs["dataset"].unique())
-    variants = _ordered(runs["variant"], VARIANT_ORDER)
-    colours = _colours(variants)
+    variants = ordered(runs["variant"], VARIANT_ORDER)
+    colours = fixed_colours(variants, VARIANT_ORDER)
     width = 0.8 / len(variants)
     fig, ax = plt.subplots(figsize=(max(3.6, 1.6 * len(datasets) + 1.2), 3.2))
     for j, variant in enumerate(variants):

@@ -8,10 +8,9 @@ firing rate. Each function takes the run table of one experiment (``runs.csv``, 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import seaborn as sns
 from scipy.stats import pearsonr
 
-from spikegrad.plots import set_style
+from spikegrad.plots import fixed_colours, ordered, set_style
 
 SHAPE_ORDER = ("triangular", "exponential", "gaussian", "sigmoid", "fast_sigmoid", "rectangular", "q_pseudospike")
 CONDITION_ORDER = ("none", "I", "II", "III", "IV", "I+II", "I+II+III", "I+II+III+IV")
@@ -31,18 +30,6 @@ def _require(runs: pd.DataFrame, columns) -> None:
     bad = [c for c in columns if c not in runs or runs[c].isna().any()]
     if bad:
         raise ValueError(f"runs table lacks, or has NaN in, the columns {bad}")
-
-
-def _ordered(values, order) -> list:
-    """The distinct ``values``: those in ``order`` first, in that order, then the others in table order."""
-    present = list(dict.fromkeys(values))
-    return [v for v in order if v in present] + [v for v in present if v not in order]
-
-
-def _shape_colours(shapes: list[str]) -> dict:
-    """One colour per SG shape, the same in every figure (shapes outside SHAPE_ORDER come after it)."""
-    names = [*SHAPE_ORDER, *(s for s in shapes if s not in SHAPE_ORDER)]
-    return dict(zip(names, sns.color_palette(n_colors=len(names)), strict=True))
 
 
 def _mean_band(ax: plt.Axes, df: pd.DataFrame, x: str, y: str, spread: float = 1.0, **line) -> None:
@@ -82,8 +69,8 @@ def accuracy_vs_lr(runs: pd.DataFrame, title: str) -> plt.Figure:
     shapes' :func:`robustness` as bars; the task's :func:`sensitivity` goes in the title."""
     _require(runs, ["shape", "lr", "seed", "test_accuracy"])
     set_style()
-    shapes = _ordered(runs["shape"], SHAPE_ORDER)
-    colours = _shape_colours(shapes)
+    shapes = ordered(runs["shape"], SHAPE_ORDER)
+    colours = fixed_colours(shapes, SHAPE_ORDER)
     fig, (ax_lr, ax_bar) = plt.subplots(1, 2, figsize=(9.0, 3.4), width_ratios=(2, 1))
     for shape in shapes:
         df = runs[runs["shape"] == shape]
@@ -122,8 +109,8 @@ def parameter_sweep(runs: pd.DataFrame, parameter: str, title: str) -> plt.Figur
     _require(runs, ["shape", parameter, "seed", *(column for column, _ in SPLITS)])
     set_style()
     axis_label, condition = SWEEPS[parameter]
-    shapes = _ordered(runs["shape"], SHAPE_ORDER)
-    colours = _shape_colours(shapes)
+    shapes = ordered(runs["shape"], SHAPE_ORDER)
+    colours = fixed_colours(shapes, SHAPE_ORDER)
     predicted = f"predicted_{parameter}"
     prediction = runs[predicted].mean() if predicted in runs else np.nan
     fig, axes = plt.subplots(1, 2, figsize=(8.4, 3.4), sharex=True, sharey=True)
@@ -147,7 +134,7 @@ def conditions_ablation(runs: pd.DataFrame, title: str) -> plt.Figure:
     _require(runs, ["conditions", "seed", *(column for column, _ in SPLITS)])
     set_style()
     conditions = runs["conditions"].astype(str)
-    names = _ordered(conditions, CONDITION_ORDER)
+    names = ordered(conditions, CONDITION_ORDER)
     width = 0.8 / len(SPLITS)
     fig, ax = plt.subplots(figsize=(max(4.0, 0.7 * len(names) + 1.6), 3.4))
     for j, (column, split) in enumerate(SPLITS):
