@@ -52,23 +52,14 @@ def test_training_learns_yinyang(tmp_path, data):
     assert metrics["best_val_accuracy"] > 0.65  # chance is 1/3; this run reaches 0.78
 
 
-def test_resumed_run_ends_with_the_same_metrics(tmp_path, data, monkeypatch):
+def test_resumed_run_ends_with_the_same_metrics(tmp_path, data, kill_evaluation):
     reference = fit(model(), *data, CFG, tmp_path / "straight", progress=False)
-    real_evaluate = train_module.evaluate
-    calls = {"n": 0}
-
-    def crash_in_second_epoch(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 2:
-            raise KeyboardInterrupt("killed")
-        return real_evaluate(*args, **kwargs)
-
-    monkeypatch.setattr(train_module, "evaluate", crash_in_second_epoch)
+    restore = kill_evaluation(train_module)
     with pytest.raises(KeyboardInterrupt):
         fit(model(), *data, CFG, tmp_path / "resumed", progress=False)
     assert not (tmp_path / "resumed" / "metrics.json").exists()  # an interrupted run never looks complete
     assert len(pd.read_csv(tmp_path / "resumed" / "history.csv")) == 1
-    monkeypatch.setattr(train_module, "evaluate", real_evaluate)
+    restore()
     resumed = fit(model(), *data, CFG, tmp_path / "resumed", progress=False)
     for key in ("test_accuracy", "test_loss", "best_epoch", "best_val_accuracy", "final_train_accuracy"):
         assert resumed[key] == reference[key], key

@@ -63,22 +63,13 @@ def test_training_learns_yinyang_with_both_losses(tmp_path, data):
         assert evaluate(net, data[0], cfg)["loss"] < before
 
 
-def test_resumed_run_ends_with_the_same_metrics(tmp_path, data, monkeypatch):
+def test_resumed_run_ends_with_the_same_metrics(tmp_path, data, kill_evaluation):
     reference = fit(model(), *data, CFG, tmp_path / "straight", progress=False)
-    real_evaluate = train_module.evaluate
-    calls = {"n": 0}
-
-    def crash_in_second_epoch(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 2:
-            raise KeyboardInterrupt("killed")
-        return real_evaluate(*args, **kwargs)
-
-    monkeypatch.setattr(train_module, "evaluate", crash_in_second_epoch)
+    restore = kill_evaluation(train_module)
     with pytest.raises(KeyboardInterrupt):
         fit(model(), *data, CFG, tmp_path / "resumed", progress=False)
     assert not (tmp_path / "resumed" / "metrics.json").exists()
-    monkeypatch.setattr(train_module, "evaluate", real_evaluate)
+    restore()
     resumed = fit(model(), *data, CFG, tmp_path / "resumed", progress=False)
     for key in ("test_accuracy", "test_loss", "best_epoch", "best_val_accuracy"):
         assert resumed[key] == reference[key], key
