@@ -124,9 +124,9 @@ def _first_spike(name: str):
     def loss(times, labels, duration: float, params: FirstSpikeParams) -> tuple[torch.Tensor, torch.Tensor]:
         t = _FillSilent.apply(times, duration)
         logits = -torch.where(torch.isinf(times), t.detach(), t) / params.tau0
-        t_y = t.gather(1, labels[:, None])[:, 0]
         if params.alpha == 0:  # no regulariser (and no 0 · inf from e^{t/τ_1} overflowing in long trials)
             return F.cross_entropy(logits, labels), logits.detach()
+        t_y = t.gather(1, labels[:, None])[:, 0]
         if name == "first_spike_exp":
             penalty = params.alpha * torch.expm1(t_y / params.tau1)
         else:
