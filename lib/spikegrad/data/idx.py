@@ -443,7 +443,11 @@ def download_emnist(root: str | os.PathLike, mirrors: tuple[str, ...] | None = N
     bytes with the wrong MD5 and none the right ones, or if the archive is not a readable zip file holding the
     four members. Nothing is left in ``root/emnist/.download/`` afterwards.
     """
-    name = "emnist"
+    return _download_archive("emnist", root, mirrors)
+
+
+def _download_archive(name: str, root: str | os.PathLike, mirrors: tuple[str, ...] | None) -> list[Path]:
+    """:func:`download_emnist` for any dataset of :data:`ARCHIVES`."""
     root = Path(root)
     mirrors = MIRRORS[name] if mirrors is None else mirrors
     folder = root / name
@@ -462,15 +466,15 @@ def download_emnist(root: str | os.PathLike, mirrors: tuple[str, ...] | None = N
 
 def download_idx(name: str, root: str | os.PathLike, mirrors: tuple[str, ...] | None = None) -> list[Path]:
     """Fetch the four files of ``name`` into ``root/<name>/``, each from the first mirror that delivers the
-    right SHA-256; files already there and correct are kept. Returns their paths. For EMNIST this is
-    :func:`download_emnist` (one MD5-checked archive, unpacked).
+    right SHA-256; files already there and correct are kept. Returns their paths. For a dataset published as
+    one archive (:data:`ARCHIVES`: EMNIST) this is :func:`download_emnist`'s MD5-checked archive, unpacked.
 
     Raises :class:`DatasetUnavailable` if no mirror can be reached, :class:`DataError` if a mirror delivered
     bytes with the wrong checksum and none delivered the right ones.
     """
     _check_name(name)
-    if name == "emnist":
-        return download_emnist(root, mirrors)
+    if name in ARCHIVES:
+        return _download_archive(name, root, mirrors)
     root = Path(root)
     mirrors = MIRRORS[name] if mirrors is None else mirrors
     return [_fetch_first(name, root, file, root / name / file, sha256, mirrors)
