@@ -14,6 +14,7 @@ include: "rules/eventprop.smk"
 include: "rules/surrogate.smk"
 include: "rules/multispike.smk"
 include: "rules/forwardprop.smk"
+include: "rules/sparse.smk"
 
 
 rule all:
@@ -23,4 +24,5 @@ rule all:
         surrogate_outputs(),
         multispike_outputs(),
         forwardprop_outputs(),
+        sparse_outputs(),
     default_target: True

@@ -16,3 +16,5 @@ python -m spikegrad.bench.eventprop --out results/bench/eventprop_step.json
 cat results/bench/eventprop_step.json
 python -m spikegrad.bench.event_sim --out results/bench/event_sim.json
 cat results/bench/event_sim.json
+python -m spikegrad.bench.sparse --out results/bench/sparse.json
+cat results/bench/sparse.json

@@ -6,7 +6,7 @@ import json
 import pytest
 import torch
 
-from spikegrad.bench import event_sim, eventprop, forwardprop, lif_scan, timing
+from spikegrad.bench import event_sim, eventprop, forwardprop, lif_scan, sparse, timing
 
 
 def test_eventprop_step_benchmark_writes_json(tmp_path):
@@ -54,3 +54,31 @@ def test_median_seconds_times_each_call_after_the_warmup(monkeypatch):
     assert len(calls) == 5
     with pytest.raises(ValueError, match="repeats"):
         timing.median_seconds(lambda: None, torch.device("cpu"), repeats=0, warmup=1)
+
+
+def test_sparse_benchmark_writes_json(tmp_path):
+    out = tmp_path / "sparse.json"
+    sparse.main(["--out", str(out), "--T", "30", "--B", "2", "--n-in", "40", "--rate", "100", "--sizes", "16", "24",
+                 "--bands", "0.2", "inf", "--band-hidden", "16", "--repeats", "1", "--device", "cpu"])  # fmt: skip
+    result = json.loads(out.read_text())
+    assert [c["hidden"] for c in result["by_hidden"]] == [16, 24] and len(result["by_band"]) == 1
+    for case in result["by_hidden"] + result["by_band"]:
+        for engine in ("bptt", "sparse"):
+            entry = case[engine]
+            assert entry["layer2_backward_ms"] > 0 and entry["step_ms"] > 0 and entry["layer2_saved_bytes"] > 0
+            assert entry["layer2_backward_peak_bytes"] > 0
+        assert case["bptt"]["hidden_rate_hz"] == case["sparse"]["hidden_rate_hz"]  # same network, same spikes
+        assert case["backward_speedup"] > 0 and case["memory_saved"] < 1
+    assert result["by_band"][0]["sparse"]["active_fraction"] == [1.0, 1.0]  # B_th = ∞: every entry active
+    assert 0 <= result["by_hidden"][0]["sparse"]["active_fraction"][0] < 1
+
+
+def test_peak_bytes_counts_what_a_call_allocates():
+    def allocate():
+        a = torch.zeros(1000, 250)  # 1 MB, freed before the 2-MB tensor: peak 3 MB (b and c), not 4 MB
+        b = torch.zeros(1000, 250)
+        del a
+        c = torch.zeros(2000, 250)
+        return b.sum() + c.sum()
+
+    assert timing.peak_bytes(allocate, torch.device("cpu")) == pytest.approx(3_000_000, rel=0.01)

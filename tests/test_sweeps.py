@@ -9,6 +9,7 @@ from spikegrad.sweeps import (
     SweepError,
     read_eventprop_sweep,
     read_multispike_sweep,
+    read_sparse_sweep,
     read_surrogate_sweep,
     read_sweep,
 )
@@ -113,3 +114,21 @@ def test_committed_multispike_sweeps_name_configured_experiments():
     for scale, path in config["sweeps"].items():
         table = read_multispike_sweep(REPO / path, config["experiments"])
         assert scale != "quick" or sorted(set(table["seed"])) == ["0", "1"]
+
+
+def test_sparse_sweep(tmp_path):
+    header = "experiment\tengine\tband\tseed\n"
+    table = read_sparse_sweep(write(tmp_path, header + "digits\tbptt\tinf\t0\ndigits\tsparse\t0.2\t0\n"), ["digits"])
+    assert table.to_dict("records") == [{"experiment": "digits", "engine": "bptt", "band": "inf", "seed": "0"},
+                                        {"experiment": "digits", "engine": "sparse", "band": "0.2", "seed": "0"}]  # fmt: skip
+    for bad, message in [("shd\tsparse\t0.2\t0", "experiment must be one of"), ("digits\tadjoint\tinf\t0", "engine"),
+                         ("digits\tsparse\t-1\t0", "band must be"), ("digits\tbptt\t0.2\t0", "engine bptt has no active set")]:  # fmt: skip
+        with pytest.raises(SweepError, match="row 2: " + message):
+            read_sparse_sweep(write(tmp_path, header + bad + "\n"), ["digits"])
+
+
+def test_committed_sparse_sweeps_name_configured_experiments():
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())["sparse"]
+    for scale, path in config["sweeps"].items():
+        table = read_sparse_sweep(REPO / path, config["experiments"])
+        assert set(table["engine"]) == {"bptt", "sparse"}, scale

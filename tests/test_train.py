@@ -110,3 +110,15 @@ def test_cosine_schedule_ends_near_zero():
     cfg = CFG._replace(schedule="cosine", epochs=10)
     assert learning_rate(cfg, 0) == cfg.lr
     assert learning_rate(cfg, 9) < 0.03 * cfg.lr
+
+
+def test_sparse_training_records_the_active_fraction_per_layer(tmp_path, data):
+    spec = NetworkSpec(n_in=5, n_hidden=(20, 10), n_out=3, lif=LIFParams(dt=1.0, reset="subtract"))
+    net = SNN(spec, engine="sparse", hidden_init=WeightInit(5.0, 2.5), seed=1, active_band=0.2)
+    fit(net, *data, CFG._replace(epochs=2), tmp_path, progress=False)
+    history = pd.read_csv(tmp_path / "history.csv")
+    for k in (1, 2):
+        assert ((history[f"active_l{k}"] > 0) & (history[f"active_l{k}"] < 1)).all()
+    dense = tmp_path / "dense"
+    fit(SNN(spec, hidden_init=WeightInit(5.0, 2.5), seed=1), *data, CFG._replace(epochs=1), dense, progress=False)
+    assert not any(c.startswith("active_l") for c in pd.read_csv(dense / "history.csv"))

@@ -66,6 +66,13 @@ def test_smoke_workflow_produces_figures_metrics_and_report(tmp_path):
     assert all(json.loads(p.read_text())["engine"] == "spiketime" for p in multispike)
     for figure in ("accuracy", "silent", "spikes", "latency", "time", "convergence"):
         assert (workdir / "figures" / "multispike" / f"{figure}.png").stat().st_size > 10_000
+    sparse = sorted((workdir / "results" / "smoke" / "sparse" / "runs").rglob("metrics.json"))
+    assert len(sparse) == len((workdir / "config/sweeps/sparse_smoke.tsv").read_text().splitlines()) - 1
+    assert {json.loads(p.read_text())["engine"] for p in sparse} == {"bptt", "sparse"}
+    for figure in ("active_fraction", "parity", "band", "scaling"):
+        assert (workdir / "figures" / "sparse" / f"{figure}.png").stat().st_size > 10_000
+    bench = json.loads((workdir / "results" / "smoke" / "sparse" / "bench.json").read_text())
+    assert all(case["backward_speedup"] > 0 for case in bench["by_hidden"] + bench["by_band"])
     assert (workdir / "figures" / "forwardprop" / "cost.png").stat().st_size > 10_000
     assert "| forwardprop vs spiketime |" in (workdir / "figures" / "forwardprop" / "agreement.md").read_text()
     summary = (workdir / "results" / "smoke" / "tables" / "train_summary.csv").read_text()
@@ -113,6 +120,10 @@ MULTISPIKE_JOBS = {  # rule: jobs at the smoke scale
     "forwardprop_bench": 1,
     "table_forwardprop_agreement": 1,
     "fig_forwardprop_cost": 1,
+    "sparse_train": 2,
+    "sparse_bench": 1,
+    "table_sparse": 1,
+    "fig_sparse": 1,
 }
 
 
@@ -122,7 +133,7 @@ def job_counts(text: str) -> dict[str, int]:
     return {row[0]: int(row[1]) for row in rows if len(row) == 2 and row[1].isdigit()}
 
 
-def test_dry_run_schedules_the_multispike_and_forwardprop_jobs(tmp_path):
+def test_dry_run_schedules_the_multispike_forwardprop_and_sparse_jobs(tmp_path):
     workdir = copy_workflow(tmp_path)
     run = snakemake(workdir, "all", "--dry-run", "--config", "scale=smoke")
     assert run.returncode == 0, run.stderr[-3000:]
@@ -132,3 +143,7 @@ def test_dry_run_schedules_the_multispike_and_forwardprop_jobs(tmp_path):
         run = snakemake(workdir, "figures/multispike/accuracy.png", "--dry-run", "--config", f"scale={scale}")
         assert run.returncode == 0, run.stderr[-3000:]
         assert job_counts(run.stdout)["multispike_train"] == runs
+    for scale, runs in (("quick", 12), ("paper", 11)):
+        run = snakemake(workdir, "figures/sparse/parity.png", "--dry-run", "--config", f"scale={scale}")
+        assert run.returncode == 0, run.stderr[-3000:]
+        assert job_counts(run.stdout)["sparse_train"] == runs

@@ -1,11 +1,13 @@
 """Network modules: they hold weights and call an engine's pure layer functions (:mod:`spikegrad.engines`)."""
 
+import math
 from typing import NamedTuple
 
 import torch
 from torch import nn
 
-from spikegrad.engines import EngineOptions, get_engine
+from spikegrad.engines import EngineOptions, get_engine, sparse
+from spikegrad.engines.stack import HiddenParams
 from spikegrad.model import NetworkSpec, WeightInit, check_params, init_weights
 from spikegrad.surrogate import SurrogateParams, check_surrogate
 
@@ -17,6 +19,7 @@ class NetworkOutput(NamedTuple):
     first_spike: torch.Tensor | None  # readout first-spike times [B, C], ms, +inf if silent ("lif" readout)
     spikes: list[torch.Tensor]  # hidden spikes z [T, B, N_k], one per hidden layer
     counts: list[torch.Tensor]  # hidden spikes per neuron [B, N_k], differentiable (for rate regularisers)
+    active: list[float] | tuple = ()  # sparse engine: per hidden layer, the fraction of entries in the active set
 
 
 class SNN(nn.Module):
@@ -24,7 +27,8 @@ class SNN(nn.Module):
     (``"lif"``) readout.
 
     Parameters are named ``hidden.{k}.weight``, ``hidden.{k}.recurrent`` and ``readout.weight``
-    (see :func:`spikegrad.model.init_weights`). ``engine`` picks how gradients are computed.
+    (see :func:`spikegrad.model.init_weights`). ``engine`` picks how gradients are computed; ``active_band`` is
+    the sparse engine's B_th.
     """
 
     def __init__(
@@ -39,6 +43,7 @@ class SNN(nn.Module):
         seed: int = 0,
         max_spikes: int | None = None,
         train_tau: bool = False,
+        active_band: float = math.inf,
     ):
         super().__init__()
         check_params(spec.lif)
@@ -47,7 +52,9 @@ class SNN(nn.Module):
         check_surrogate(surrogate)
         self.spec, self.surrogate, self.detach_reset, self.train_tau = spec, surrogate, detach_reset, train_tau
         self.engine = get_engine(engine)
-        self.options = EngineOptions(surrogate, detach_reset, max_spikes)
+        self.options = EngineOptions(surrogate, detach_reset, max_spikes, active_band)
+        if engine == "sparse":
+            sparse.check_sparse(spec.lif, self.options)
         weights = init_weights(spec, hidden_init, readout_init, recurrent_init, seed)
         self.hidden = nn.ModuleList()
         for k in range(len(spec.n_hidden)):
@@ -65,16 +72,18 @@ class SNN(nn.Module):
         """Run the network on input spikes x [T, B, n_in]."""
         if x.ndim != 3 or x.shape[-1] != self.spec.n_in:
             raise ValueError(f"expected input spikes [T, B, {self.spec.n_in}], got shape {tuple(x.shape)}")
-        spikes, counts = [], []
-        for layer in self.hidden:
-            tau = {"tau": (layer.tau_mem, layer.tau_syn)} if self.train_tau else {}
-            x, n = self.engine.hidden_layer(x, layer.weight, layer.recurrent, self.spec.lif, self.options, **tau)
-            spikes.append(x)
-            counts.append(n)
-        w, lif = self.readout.weight, self.spec.lif
+        layers = [
+            HiddenParams(layer.weight, layer.recurrent, (layer.tau_mem, layer.tau_syn) if self.train_tau else None)
+            for layer in self.hidden
+        ]
+        hidden = self.engine.hidden_stack(x, layers, self.spec.lif, self.options)
+        x, w, lif = hidden.spikes[-1] if hidden.spikes else x, self.readout.weight, self.spec.lif
         if self.spec.readout == "lif":
-            return NetworkOutput(None, self.engine.readout_spikes(x, w, lif, self.options), spikes, counts)
-        return NetworkOutput(self.engine.readout(x, w, lif, self.options), None, spikes, counts)
+            first = self.engine.readout_spikes(x, w, lif, self.options)
+            return NetworkOutput(None, first, hidden.spikes, hidden.counts, hidden.active)
+        return NetworkOutput(
+            self.engine.readout(x, w, lif, self.options), None, hidden.spikes, hidden.counts, hidden.active
+        )
 
     def clamp_tau(self) -> None:
         """Keep trained time constants at τ_m ≥ MIN_TAU_MEM, τ_s ≥ MIN_TAU_SYN ms (as ``genn_eventprop``)."""

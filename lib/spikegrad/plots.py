@@ -32,6 +32,31 @@ def fixed_colours(names: list, order) -> dict:
     return dict(zip(names, sns.color_palette(n_colors=len(names)), strict=True))
 
 
+def require_columns(df: pd.DataFrame, columns) -> None:
+    """Raise ValueError if ``df`` is empty or lacks any of ``columns``."""
+    if df.empty:
+        raise ValueError("empty table")
+    missing = [c for c in columns if c not in df]
+    if missing:
+        raise ValueError(f"table lacks the columns {missing}")
+
+
+def mean_band(ax: plt.Axes, df: pd.DataFrame, column: str, scale: float = 1.0, **line) -> bool:
+    """Mean of ``column`` × ``scale`` over seeds vs epoch, with a ±sd band where more than one seed has the epoch;
+    False (nothing drawn) if the column holds no values."""
+    values = df[["epoch", column]].dropna()
+    if values.empty:
+        return False
+    stats = values.groupby("epoch")[column].agg(["mean", "std", "count"])
+    line.setdefault("marker", ".")
+    (drawn,) = ax.plot(stats.index, scale * stats["mean"], **line)
+    band = stats[stats["count"] > 1]
+    if len(band):
+        lower, upper = scale * (band["mean"] - band["std"]), scale * (band["mean"] + band["std"])
+        ax.fill_between(band.index, lower, upper, color=drawn.get_color(), alpha=0.2, lw=0)
+    return True
+
+
 def save(fig: plt.Figure, path: Path) -> Path:
     """Write ``fig`` atomically (format from the suffix) and close it."""
     path = Path(path)

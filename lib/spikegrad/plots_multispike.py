@@ -15,41 +15,18 @@ import numpy as np
 import pandas as pd
 
 from spikegrad.plots import fixed_colours, ordered, set_style
+from spikegrad.plots import mean_band as _band
+from spikegrad.plots import require_columns as _require
 
 VARIANT_ORDER = ("single", "multi", "multi-conv")
 LAYER_STYLES = ("-", "--", ":", "-.")
 CONVERGENCE_PANELS = (("spike_count", "multi-spike (spike count, K = 10)"), ("ttfs", "single-spike (TTFS, K = 1)"))
 
 
-def _require(df: pd.DataFrame, columns) -> None:
-    """Raise ValueError if ``df`` is empty or lacks any of ``columns``."""
-    if df.empty:
-        raise ValueError("empty table")
-    missing = [c for c in columns if c not in df]
-    if missing:
-        raise ValueError(f"table lacks the columns {missing}")
-
-
 def _layers(df: pd.DataFrame, statistic: str) -> list[int]:
     """The layers k with a ``val_<statistic>_l<k>`` column, ascending."""
     pattern = re.compile(rf"val_{statistic}_l(\d+)$")
     return sorted(int(m.group(1)) for c in df if (m := pattern.match(c)))
-
-
-def _band(ax: plt.Axes, df: pd.DataFrame, column: str, scale: float = 1.0, **line) -> bool:
-    """Mean of ``column`` × ``scale`` over seeds vs epoch, with a ±sd band where more than one seed has the epoch;
-    False (nothing drawn) if the column holds no values."""
-    values = df[["epoch", column]].dropna()
-    if values.empty:
-        return False
-    stats = values.groupby("epoch")[column].agg(["mean", "std", "count"])
-    line.setdefault("marker", ".")
-    (drawn,) = ax.plot(stats.index, scale * stats["mean"], **line)
-    band = stats[stats["count"] > 1]
-    if len(band):
-        lower, upper = scale * (band["mean"] - band["std"]), scale * (band["mean"] + band["std"])
-        ax.fill_between(band.index, lower, upper, color=drawn.get_color(), alpha=0.2, lw=0)
-    return True
 
 
 def _per_dataset(history: pd.DataFrame, draw, ylabel: str, width: float = 3.6) -> plt.Figure:

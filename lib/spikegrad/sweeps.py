@@ -116,3 +116,21 @@ def read_multispike_sweep(path: Path, experiments: Collection[str]) -> pd.DataFr
     """Read a multi-spike sweep: experiment (a block of ``multispike.experiments`` in config.yaml, which holds
     every network and training setting), seed."""
     return _read(path, {"experiment": _choice(experiments), "seed": _integer(0)})
+
+
+def read_sparse_sweep(path: Path, experiments: Collection[str]) -> pd.DataFrame:
+    """Read a sparse-backprop sweep: experiment (a block of ``sparse.experiments`` in config.yaml), engine (bptt or
+    sparse), band (B_th: a positive number, or inf; dense BPTT rows must say inf), seed."""
+    table = _read(
+        path,
+        {
+            "experiment": _choice(experiments),
+            "engine": _choice(["bptt", "sparse"]),
+            "band": lambda v: None if v == "inf" else _positive_number(v),
+            "seed": _integer(0),
+        },
+    )
+    dense_with_band = table.index[(table["engine"] == "bptt") & (table["band"] != "inf")]
+    if len(dense_with_band):
+        raise SweepError(f"{path} row {dense_with_band[0] + 2}: engine bptt has no active set, so band must be inf")
+    return table

@@ -307,6 +307,7 @@ def fit(
         model.train()
         device = next(model.parameters()).device
         n_seen, loss_sum, correct, changes = 0, 0.0, 0, {"created": 0.0, "deleted": 0.0}
+        active = [0.0] * len(model.hidden)  # sparse engine: Σ over batches of each layer's active fraction
         epoch_counts = [torch.zeros(len(layer.weight), device=device) for layer in model.hidden]
         data = apply(train, cfg.augment, seed=cfg.seed, epoch=epoch) if cfg.augment else train
         sparsity = cfg.sparsity_weight * sparsity_switch(epoch, cfg.epochs)
@@ -331,6 +332,7 @@ def fit(
                 _count_changes(model, x, out.spikes, changes)
             for total, n in zip(epoch_counts, out.counts, strict=True):
                 total += n.detach().sum(0)
+            active = [a + f for a, f in zip(active, out.active, strict=True)] if out.active else active
             n_seen += len(idx)
             loss_sum += loss.item() * len(idx)
             correct += (logits.argmax(-1) == y).sum().item()
@@ -349,6 +351,8 @@ def fit(
             "val_rate": val["rate"],
             "seconds": time.perf_counter() - t0,
         }
+        if out.active:  # the last batch's `out`: this engine reports active sets
+            row.update({f"active_l{k + 1}": a / len(batches) for k, a in enumerate(active)})
         if cfg.track_changes:
             row.update({f"spikes_{k}": v / len(batches) for k, v in changes.items()})
         history.append(row)

@@ -1,6 +1,7 @@
 """Wall-clock timing shared by the benchmarks: the median of repeated calls after untimed warm-up calls, with
 the device synchronised around each timed call so that asynchronous CUDA work is counted."""
 
+import itertools
 import statistics
 import time
 from collections.abc import Callable
@@ -24,3 +25,19 @@ def median_seconds(fn: Callable[[], object], device: torch.device, repeats: int,
             torch.cuda.synchronize(device)
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+def peak_bytes(fn: Callable[[], object], device: torch.device) -> int:
+    """Peak memory (bytes) allocated by one call of ``fn`` above what was allocated before it: the CUDA
+    allocator's peak on a GPU; on the CPU the running sum of the profiler's allocation and free events."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        base = torch.cuda.memory_allocated(device)
+        fn()
+        torch.cuda.synchronize(device)
+        return torch.cuda.max_memory_allocated(device) - base
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU], profile_memory=True) as prof:
+        fn()
+    events = sorted((e.time_range.start, e.self_cpu_memory_usage) for e in prof.events() if e.self_cpu_memory_usage)
+    return max(itertools.accumulate(m for _, m in events), default=0)

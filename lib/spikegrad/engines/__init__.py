@@ -2,6 +2,7 @@
 flow back. Every engine exposes, built from ``torch.autograd.Function`` s:
 
 - ``hidden_layer(x, weight, recurrent, lif, options) -> (z [T, B, N], counts [B, N])``
+- ``hidden_stack(x, layers, lif, options) -> HiddenOutput`` (every hidden layer; :mod:`~spikegrad.engines.stack`)
 - ``readout(x, weight, lif, options) -> U [T, B, C]`` (non-spiking leaky integrators)
 - ``readout_spikes(x, weight, lif, options) -> first-spike times [B, C]`` (ms, +inf if silent)
 
@@ -16,10 +17,10 @@ spans a whole network. :class:`spikegrad.eventnet.EventNet` picks one of them.
 
 from types import ModuleType
 
-from spikegrad.engines import bptt, eventprop
+from spikegrad.engines import bptt, eventprop, sparse
 from spikegrad.engines.options import EngineOptions
 
-ENGINES: dict[str, ModuleType] = {"bptt": bptt, "eventprop": eventprop}
+ENGINES: dict[str, ModuleType] = {"bptt": bptt, "eventprop": eventprop, "sparse": sparse}
 
 __all__ = ["ENGINES", "EngineOptions", "get_engine"]
 

@@ -12,6 +12,7 @@ import math
 import torch
 
 from spikegrad.engines.options import EngineOptions
+from spikegrad.engines.stack import HiddenOutput, stack_layers
 from spikegrad.kernels.lif_scan import (
     ScanConstants,
     lif_scan_backward,
@@ -124,3 +125,8 @@ def readout_spikes(x: torch.Tensor, weight: torch.Tensor, lif: LIFParams, option
     steps = torch.arange(z.shape[0], dtype=z.dtype, device=z.device).view(-1, *([1] * (z.dim() - 1)))
     t = lif.dt * (first * (steps + frac)).sum(0)
     return torch.where(z.detach().sum(0) > 0, t, math.inf)
+
+
+def hidden_stack(x, layers, lif: LIFParams, options: EngineOptions = EngineOptions()) -> HiddenOutput:
+    """Spikes and counts of every hidden layer (:func:`spikegrad.engines.stack.stack_layers`)."""
+    return stack_layers(hidden_layer, x, layers, lif, options)

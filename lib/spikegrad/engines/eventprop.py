@@ -51,6 +51,7 @@ from contextlib import contextmanager
 import torch
 
 from spikegrad.engines.options import EngineOptions
+from spikegrad.engines.stack import HiddenOutput, stack_layers
 from spikegrad.kernels.eventprop import (
     EventConstants,
     SpikeBuffer,
@@ -298,3 +299,8 @@ def readout(x, weight, lif: LIFParams, options: EngineOptions = EngineOptions())
 def readout_spikes(x, weight, lif: LIFParams, options: EngineOptions = EngineOptions()):
     """First-spike times [B, C] (ms, +inf if silent) of a LIF readout."""
     return EventPropLIF.apply(x, weight, None, None, None, lif, options.max_spikes)[2]
+
+
+def hidden_stack(x, layers, lif: LIFParams, options: EngineOptions = EngineOptions()) -> HiddenOutput:
+    """Spikes and counts of every hidden layer (:func:`spikegrad.engines.stack.stack_layers`)."""
+    return stack_layers(hidden_layer, x, layers, lif, options)

@@ -1,5 +1,6 @@
 """Settings an engine may read; each engine uses the fields that concern it and ignores the rest."""
 
+import math
 from typing import NamedTuple
 
 from spikegrad.surrogate import SurrogateParams
@@ -9,3 +10,4 @@ class EngineOptions(NamedTuple):
     surrogate: SurrogateParams = SurrogateParams()  # bptt: the pseudo-derivative of the spike
     detach_reset: bool = True  # bptt: no gradient through the reset
     max_spikes: int | None = None  # eventprop: spike slots per neuron; None grows the buffer as needed
+    active_band: float = math.inf  # sparse: B_th, the half-width of the active set |U − ϑ| < B_th
