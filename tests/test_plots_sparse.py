@@ -110,8 +110,10 @@ def test_table_and_figure_scripts_run_on_run_folders(tmp_path):
         histories.append(run / "history.csv")
     tables = {name: tmp_path / f"{name}.csv" for name in ("runs", "history", "summary")}
     datasets = {"digits": "digits", "spoken": "spoken-digits"}
-    sm = SimpleNamespace(input=SimpleNamespace(metrics=metrics, history=histories),
-                         output=SimpleNamespace(**tables), params=SimpleNamespace(root=root, datasets=datasets))  # fmt: skip
+    inputs = SimpleNamespace(metrics=metrics, history=histories)
+    sm = SimpleNamespace(
+        input=inputs, output=SimpleNamespace(**tables), params=SimpleNamespace(root=root, datasets=datasets)
+    )
     runpy.run_path(str(SCRIPTS / "table_sparse.py"), init_globals={"snakemake": sm})
     summary = pd.read_csv(tables["summary"])
     row = summary[(summary["experiment"] == "digits") & (summary["engine"] == "sparse") & (summary["band"] == 0.2)]
@@ -120,7 +122,7 @@ def test_table_and_figure_scripts_run_on_run_folders(tmp_path):
     assert row["seconds_per_epoch_mean"].item() == pytest.approx(2.0)
     results.write_json(tmp_path / "bench.json", make_bench())
     figures = {name: tmp_path / f"{name}.png" for name in ("active_fraction", "parity", "band", "scaling")}
-    sm = SimpleNamespace(input=SimpleNamespace(runs=tables["runs"], history=tables["history"],
-                                               bench=tmp_path / "bench.json"), output=SimpleNamespace(**figures))  # fmt: skip
+    inputs = SimpleNamespace(runs=tables["runs"], history=tables["history"], bench=tmp_path / "bench.json")
+    sm = SimpleNamespace(input=inputs, output=SimpleNamespace(**figures))
     runpy.run_path(str(SCRIPTS / "fig_sparse.py"), init_globals={"snakemake": sm})
     assert all(path.stat().st_size > 10_000 for path in figures.values())

@@ -119,10 +119,17 @@ def test_committed_multispike_sweeps_name_configured_experiments():
 def test_sparse_sweep(tmp_path):
     header = "experiment\tengine\tband\tseed\n"
     table = read_sparse_sweep(write(tmp_path, header + "digits\tbptt\tinf\t0\ndigits\tsparse\t0.2\t0\n"), ["digits"])
-    assert table.to_dict("records") == [{"experiment": "digits", "engine": "bptt", "band": "inf", "seed": "0"},
-                                        {"experiment": "digits", "engine": "sparse", "band": "0.2", "seed": "0"}]  # fmt: skip
-    for bad, message in [("shd\tsparse\t0.2\t0", "experiment must be one of"), ("digits\tadjoint\tinf\t0", "engine"),
-                         ("digits\tsparse\t-1\t0", "band must be"), ("digits\tbptt\t0.2\t0", "engine bptt has no active set")]:  # fmt: skip
+    assert table.to_dict("records") == [
+        {"experiment": "digits", "engine": "bptt", "band": "inf", "seed": "0"},
+        {"experiment": "digits", "engine": "sparse", "band": "0.2", "seed": "0"},
+    ]
+    bad_rows = [
+        ("shd\tsparse\t0.2\t0", "experiment must be one of"),
+        ("digits\tadjoint\tinf\t0", "engine"),
+        ("digits\tsparse\t-1\t0", "band must be"),
+        ("digits\tbptt\t0.2\t0", "engine bptt has no active set"),
+    ]
+    for bad, message in bad_rows:
         with pytest.raises(SweepError, match="row 2: " + message):
             read_sparse_sweep(write(tmp_path, header + bad + "\n"), ["digits"])
 

@@ -11,8 +11,9 @@ Per hidden size and B_th, for each engine:
   layer's forward pass keeps for it (dense: U [T, B, N] and x; sparse: the active set, x and z);
 - ``step_ms``: median time of a whole training step (forward, loss, backward) of the network; ``forward_ms``.
 
-and the active fraction |A|/(T·B·N) of each hidden layer. B_th = ∞ is written as null. Ratios dense / sparse are the paper's speedups
-(SHD, B_th = 0.2: 35–43× backward, 2.8–7.8× overall) and 1 − sparse/dense its memory saved (29–37 %).
+and the active fraction |A|/(T·B·N) of each hidden layer; B_th = ∞ is written as null. Ratios dense / sparse are
+the paper's speedups (SHD, B_th = 0.2: 35–43× backward, 2.8–7.8× overall) and 1 − sparse/dense its memory saved
+(29–37 %).
 
 Run: ``python -m spikegrad.bench.sparse --out results/bench/sparse.json``
 """
