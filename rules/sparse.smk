@@ -89,7 +89,7 @@ rule table_sparse:
         f"logs/{config['scale']}/tables/sparse.log",
     params:
         root=f"{SP_RESULTS}/runs",
-        datasets={name: e["dataset"] for name, e in SPARSE["experiments"].items()},
+        experiments={name: {"dataset": e["dataset"]} for name, e in SPARSE["experiments"].items()},
     script:
         "../scripts/table_sparse.py"
 

@@ -8,11 +8,7 @@ experiments = sm.params.experiments  # experiment -> {"dataset": ..., "variant":
 runs = results.load_runs(sm.params.root, sm.input.metrics)
 history = results.load_histories(sm.params.root, sm.input.history)
 for table in (runs, history):
-    unknown = sorted(set(table["experiment"]) - set(experiments))
-    if unknown:
-        raise ValueError(f"runs of experiments {unknown} are not in the config's multispike.experiments")
-    for key in ("dataset", "variant"):
-        table[key] = table["experiment"].map({name: e[key] for name, e in experiments.items()})
+    results.label_experiments(table, experiments, "multispike.experiments")
 results.write_text(sm.output.runs, runs.to_csv(index=False))
 results.write_text(sm.output.history, history.to_csv(index=False))
 columns = ["best_val_accuracy", "test_accuracy", "test_latency", "seconds_per_epoch"]

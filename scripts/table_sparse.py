@@ -5,14 +5,11 @@ experiment, engine and B_th."""
 from spikegrad import results
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
-datasets = sm.params.datasets  # experiment -> dataset
+experiments = sm.params.experiments  # experiment -> {"dataset": ...}
 runs = results.load_runs(sm.params.root, sm.input.metrics)
 history = results.load_histories(sm.params.root, sm.input.history)
 for table in (runs, history):
-    unknown = sorted(set(table["experiment"]) - set(datasets))
-    if unknown:
-        raise ValueError(f"runs of experiments {unknown} are not in the config's sparse.experiments")
-    table["dataset"] = table["experiment"].map(datasets)
+    results.label_experiments(table, experiments, "sparse.experiments")
 key = ["experiment", "engine", "band", "seed"]
 active = sorted(c for c in history if c.startswith("active_l"))
 per_run = history.groupby(key)["seconds"].mean().rename("seconds_per_epoch").reset_index()

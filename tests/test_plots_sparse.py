@@ -109,10 +109,10 @@ def test_table_and_figure_scripts_run_on_run_folders(tmp_path):
         metrics.append(run / "metrics.json")
         histories.append(run / "history.csv")
     tables = {name: tmp_path / f"{name}.csv" for name in ("runs", "history", "summary")}
-    datasets = {"digits": "digits", "spoken": "spoken-digits"}
+    experiments = {"digits": {"dataset": "digits"}, "spoken": {"dataset": "spoken-digits"}}
     inputs = SimpleNamespace(metrics=metrics, history=histories)
     sm = SimpleNamespace(
-        input=inputs, output=SimpleNamespace(**tables), params=SimpleNamespace(root=root, datasets=datasets)
+        input=inputs, output=SimpleNamespace(**tables), params=SimpleNamespace(root=root, experiments=experiments)
     )
     runpy.run_path(str(SCRIPTS / "table_sparse.py"), init_globals={"snakemake": sm})
     summary = pd.read_csv(tables["summary"])

@@ -127,3 +127,14 @@ def summarise(runs: pd.DataFrame, by: list[str], columns: list[str], seed: str =
     table = grouped[list(columns)].agg(["mean", "std"])
     table.columns = [f"{column}_{'sd' if stat == 'std' else stat}" for column, stat in table.columns]
     return table.assign(seeds=grouped.size()).reset_index()
+
+
+def label_experiments(table: pd.DataFrame, experiments: dict[str, dict], section: str) -> pd.DataFrame:
+    """Add to ``table`` (with an ``experiment`` column) every entry of its experiment's dict in ``experiments``
+    (e.g. dataset, variant); ValueError for experiments missing from the config's ``section``."""
+    unknown = sorted(set(table["experiment"]) - set(experiments))
+    if unknown:
+        raise ValueError(f"runs of experiments {unknown} are not in the config's {section}")
+    for key in sorted({k for e in experiments.values() for k in e}):
+        table[key] = table["experiment"].map({name: e.get(key) for name, e in experiments.items()})
+    return table

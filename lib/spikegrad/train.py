@@ -14,7 +14,8 @@ epochs and rising linearly to 1 at 60 % (:func:`sparsity_switch`); :func:`adjust
 hidden biases before training so that each layer starts at a chosen firing probability.
 
 Files written to ``out_dir`` (each atomically): ``checkpoint.safetensors`` (weights, optimiser state, best
-weights and progress, rewritten every epoch), ``history.csv`` (one row per finished epoch), ``weights.safetensors``
+weights and progress, rewritten every epoch), ``history.csv`` (one row per finished epoch; with the sparse engine
+also ``active_l<k>``, layer k's mean active fraction over the epoch's batches), ``weights.safetensors``
 (the selected weights) and, last, ``metrics.json``; a run is complete only when ``metrics.json`` exists.
 Batch order and augmentation depend only on (seed, epoch), so a resumed run repeats the uninterrupted one
 exactly.

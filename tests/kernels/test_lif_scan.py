@@ -198,3 +198,16 @@ def test_cuda_large_matches_reference(reset, dtype):
     for detach_reset in (True, False):
         grad_h = lif_scan_backward(*args, ALPHA, BETA, C, theta, reset, detach_reset)
         _close(grad_h, lif_scan_bwd_ref(*args, ALPHA, BETA, C, theta, reset, detach_reset), dtype)
+
+
+@pytest.mark.parametrize("bwd", [lif_scan_bwd, lif_scan_bwd_ref])
+def test_backward_can_write_in_place_over_grad_u(bwd):
+    shape = (9, 3, 37)
+    grad_u = _randn(shape, torch.float64, seed=11)
+    u = _randn(shape, torch.float64, seed=12)
+    expected = bwd(None, grad_u, u, None, ALPHA, BETA, C, math.inf)
+    out = grad_u.clone()
+    assert bwd(None, out, u, None, ALPHA, BETA, C, math.inf, out=out) is out
+    _close(out, expected, torch.float64)
+    with pytest.raises(ValueError, match="out must match u"):
+        bwd(None, grad_u, u, None, ALPHA, BETA, C, math.inf, out=out[:-1])

@@ -46,11 +46,12 @@ def _inputs(T: int, B: int, n_in: int, rate_hz: float, dt: float, device: torch.
 
 
 def _saved_bytes(fn) -> int:
-    """Bytes of the non-leaf tensors autograd saves while running ``fn`` (the activations kept for backward)."""
+    """(bytes autograd saves while running ``fn``, not counting the trainable leaves it is given (weights, the layer
+    input): the activations kept for backward; ``fn``'s result)."""
     sizes = []
 
     def pack(t):
-        sizes.append(0 if t.is_leaf else t.numel() * t.element_size())
+        sizes.append(0 if t.is_leaf and t.requires_grad else t.numel() * t.element_size())
         return t
 
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):

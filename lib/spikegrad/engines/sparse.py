@@ -118,8 +118,9 @@ class SparseLIF(torch.autograd.Function):
         del u
         index = (v.abs() < band).nonzero().squeeze(1)
         value = v[index]
-        ctx.save_for_backward(x, weight, w_rec, z, index, value, upstream)
-        ctx.k, ctx.surrogate = k, surrogate
+        # z is kept only for a recurrent layer's ∇W_rec; a feed-forward layer keeps just A (indices, U − ϑ)
+        ctx.save_for_backward(x, weight, w_rec, z if w_rec is not None else None, index, value, upstream)
+        ctx.k, ctx.surrogate, ctx.shape = k, surrogate, z.shape
         ctx.mark_non_differentiable(index)
         ctx.set_materialize_grads(False)
         return z, index
@@ -130,14 +131,14 @@ class SparseLIF(torch.autograd.Function):
         if grad_z is None:
             return (None,) * 7
         k = ctx.k
-        T, B, N = z.shape
+        T, B, N = ctx.shape
         rows, n_in = T * B, x.shape[-1]
         sg = pseudo_derivative(value, ctx.surrogate)
         if w_rec is None:
-            e = torch.zeros_like(z).view(-1)
-            e[index] = grad_z.reshape(-1)[index] * sg
-            e = e.view(T, B, N)
-            delta = lif_scan_backward(None, e, e, None, k.alpha, k.beta, k.c, math.inf, "subtract")
+            delta = grad_z.new_zeros(T * B * N)
+            delta[index] = grad_z.reshape(-1)[index] * sg  # e, overwritten by δ in place
+            delta = delta.view(T, B, N)
+            lif_scan_backward(None, delta, delta, None, k.alpha, k.beta, k.c, math.inf, "subtract", out=delta)
         else:
             delta = recurrent_delta(grad_z, index, sg, w_rec, k)
         flat = delta.view(rows, N)

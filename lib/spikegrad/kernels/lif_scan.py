@@ -199,6 +199,16 @@ def _check_bwd(grad_z, grad_u, u, sg, theta: float, reset: str) -> bool:
     return spiking
 
 
+def _output(out: torch.Tensor | None, u: torch.Tensor) -> torch.Tensor:
+    """``out`` checked to be a contiguous tensor like ``u``, or a new one."""
+    if out is None:
+        return torch.empty_like(u)
+    _check_tensor("out", out, like=u)
+    if not out.is_contiguous():
+        raise ValueError("out must be contiguous")
+    return out
+
+
 def lif_scan_fwd(
     h: torch.Tensor, alpha: float, beta: float, c: float, theta: float, reset: str = "zero"
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -230,13 +240,15 @@ def lif_scan_bwd(
     theta: float,
     reset: str = "zero",
     detach_reset: bool = True,
+    out: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Backward scan with the Triton kernel; returns ∂L/∂h [T, B, N]. See the module docstring."""
+    """Backward scan with the Triton kernel; returns ∂L/∂h [T, B, N], written into ``out`` if given (see
+    :func:`lif_scan_backward`). See the module docstring."""
     spiking = _check_bwd(grad_z, grad_u, u, sg, theta, reset)
     check_launch(u, _lif_scan_fwd_kernel if triton else None, "lif_scan_forward/lif_scan_backward")
     u = u.contiguous()
     grad_z, grad_u, sg = (None if x is None else x.contiguous() for x in (grad_z, grad_u, sg))
-    grad_h = torch.empty_like(u)
+    grad_h = _output(out, u)
     T, B, N = u.shape
     if u.numel() > 0:
         with torch.cuda.device_of(u):
@@ -318,10 +330,12 @@ def lif_scan_bwd_ref(
     theta: float,
     reset: str = "zero",
     detach_reset: bool = True,
+    out: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Backward scan in plain PyTorch, looping over T in reverse; returns ∂L/∂h. See the module docstring."""
+    """Backward scan in plain PyTorch, looping over T in reverse; returns ∂L/∂h, written into ``out`` if given
+    (see :func:`lif_scan_backward`). See the module docstring."""
     k = _constants(alpha, beta, c, theta, reset, _check_bwd(grad_z, grad_u, u, sg, theta, reset), detach_reset)
-    grad_h = torch.empty_like(u)
+    grad_h = _output(out, u)
     a_v = a_i = torch.zeros_like(u[0])
     for t in reversed(range(u.shape[0])):
         grad_h[t], a_v, a_i = lif_step_bwd_ref(
@@ -356,8 +370,12 @@ def lif_scan_backward(
     theta: float,
     reset: str = "zero",
     detach_reset: bool = True,
+    out: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """∂L/∂h from the Triton kernel for a CUDA tensor when triton is installed, else from the reference."""
+    """∂L/∂h from the Triton kernel for a CUDA tensor when triton is installed, else from the reference.
+
+    ``out`` (a contiguous tensor like ``u``) receives the result instead of a new tensor; it may be ``grad_u``
+    itself, since each step reads its inputs before writing its output (the sparse engine scans in place)."""
     if triton is not None and u.is_cuda:
-        return lif_scan_bwd(grad_z, grad_u, u, sg, alpha, beta, c, theta, reset, detach_reset)
-    return lif_scan_bwd_ref(grad_z, grad_u, u, sg, alpha, beta, c, theta, reset, detach_reset)
+        return lif_scan_bwd(grad_z, grad_u, u, sg, alpha, beta, c, theta, reset, detach_reset, out)
+    return lif_scan_bwd_ref(grad_z, grad_u, u, sg, alpha, beta, c, theta, reset, detach_reset, out)
