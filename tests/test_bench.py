@@ -82,3 +82,13 @@ def test_peak_bytes_counts_what_a_call_allocates():
         return b.sum() + c.sum()
 
     assert timing.peak_bytes(allocate, torch.device("cpu")) == pytest.approx(3_000_000, rel=0.01)
+
+
+def test_peak_bytes_of_a_backward_pass_counts_the_gradients_alive_together():
+    w = torch.randn(40, 50, requires_grad=True)
+    x = torch.randn(2000, 50, requires_grad=True)
+    y = (x @ w.T).tanh()
+    grad = torch.randn_like(y)
+    peak = timing.peak_bytes(lambda: torch.autograd.grad(y, (x, w), grad, retain_graph=True), torch.device("cpu"))
+    # ∂L/∂(xWᵀ) [2000, 40] is alive while ∂L/∂x [2000, 50] and ∂L/∂W [40, 50] are computed
+    assert peak == pytest.approx(4 * (2000 * 40 + 2000 * 50 + 40 * 50), rel=0.01)

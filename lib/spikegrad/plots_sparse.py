@@ -129,6 +129,11 @@ def band_sweep(runs: pd.DataFrame, bench: dict) -> plt.Figure:
     axes[2].plot(table["band"], 100 * table["active_l2"], "^:", label="active entries, layer 2")
     axes[2].set(xscale="log", xlabel="B_th", ylabel="%", title="memory and activity")
     axes[2].legend(fontsize="small")
+    bands = sorted(set(table["band"]) | set(sparse_runs["band"][np.isfinite(sparse_runs["band"].astype(float))]))
+    for ax in axes:
+        ax.set_xticks(bands, [f"{b:g}" for b in bands], minor=False)
+        ax.xaxis.set_minor_locator(plt.NullLocator())
+    axes[1].yaxis.set_major_formatter(plt.ScalarFormatter())
     fig.tight_layout()
     return fig
 
@@ -146,6 +151,7 @@ def scaling(bench: dict) -> plt.Figure:
     paper = pd.Series(PAPER_SHD_SPEEDUP)
     axes[0].plot(paper.index, paper.values, "x--", color="grey", label="paper, SHD (RTX 6000)")
     axes[0].set(yscale="log", xlabel="hidden neurons", ylabel="dense / sparse time", title="backward, layer 2")
+    axes[0].yaxis.set_major_formatter(plt.ScalarFormatter())
     axes[0].legend(fontsize="small")
     axes[1].plot(table["hidden"], table["step_speedup"], "s-")
     axes[1].axhline(1.0, color="grey", lw=0.8)

@@ -9,6 +9,7 @@ import torch
 
 from spikegrad.engines import EngineOptions, bptt, sparse
 from spikegrad.engines.stack import HiddenParams
+from spikegrad.kernels import sparse_grad
 from spikegrad.model import LIFParams, NetworkSpec, WeightInit, lif_step, rest_state
 from spikegrad.network import SNN
 from spikegrad.surrogate import SurrogateParams, pseudo_derivative
@@ -152,3 +153,22 @@ def test_unsupported_settings_raise_clear_errors(lif, options, message):
     with pytest.raises(ValueError, match=message):
         SNN(NetworkSpec(8, (12,), 4, lif=lif), engine="sparse", detach_reset=options.detach_reset,
             active_band=options.active_band)  # fmt: skip
+
+
+@pytest.mark.parametrize("recurrent", [False, True])
+def test_triton_kernels_give_the_reference_gradients(recurrent, monkeypatch):
+    """The engine with the Triton launchers (interpreted on the CPU) in place of the PyTorch references."""
+    x, layers, w_out = network(recurrent, T=20)
+    probe = torch.randn(20, 3, w_out.shape[0], generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+    params = params_of(layers, w_out)
+
+    def grads():
+        out = sparse.hidden_stack(x, layers, P, EngineOptions(SG, active_band=0.3))
+        return torch.autograd.grad(loss_of(out.spikes, out.counts, w_out, probe), params)
+
+    expected = grads()
+    monkeypatch.setattr(sparse, "weight_grad_sparse", sparse_grad.weight_grad)
+    monkeypatch.setattr(sparse, "input_grad_sparse", sparse_grad.input_grad)
+    monkeypatch.setattr(sparse, "DENSE_ABOVE", 1.0)  # the sparse weight product even for dense-ish inputs
+    for g, e in zip(grads(), expected, strict=True):
+        torch.testing.assert_close(g, e, rtol=1e-10, atol=1e-12)

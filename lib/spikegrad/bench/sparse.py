@@ -33,7 +33,7 @@ from spikegrad.network import SNN
 from spikegrad.results import versions, write_json
 from spikegrad.surrogate import SurrogateParams
 
-WARMUP = 1  # untimed calls before timing (Triton compilation, allocator, caches)
+WARMUP = 2  # untimed calls before timing (Triton compilation, allocator, page faults of fresh buffers)
 LIF = LIFParams(tau_mem=10.0, tau_syn=1.0, dt=2.0, reset="subtract")  # Paper B's SHD setting: τ_m 10 ms, Δt 2 ms
 SURROGATE = SurrogateParams("fast_sigmoid", 100.0)  # the paper's β = 100
 HIDDEN_INIT = WeightInit(0.0, 25.0)  # about 7 and 3 Hz in the two layers at 10-Hz input (units of 1/√fan-in)

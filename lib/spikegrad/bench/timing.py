@@ -39,5 +39,11 @@ def peak_bytes(fn: Callable[[], object], device: torch.device) -> int:
         return torch.cuda.max_memory_allocated(device) - base
     with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU], profile_memory=True) as prof:
         fn()
-    events = sorted((e.time_range.start, e.self_cpu_memory_usage) for e in prof.events() if e.self_cpu_memory_usage)
+    # An op's own allocations are taken at its start and its own frees at its end (a free is reported by the
+    # enclosing op, e.g. autograd's evaluate_function, after its children allocate): an upper bound of the peak.
+    events = sorted(
+        (e.time_range.start if e.self_cpu_memory_usage > 0 else e.time_range.end, e.self_cpu_memory_usage)
+        for e in prof.events()
+        if e.self_cpu_memory_usage
+    )
     return max(itertools.accumulate(m for _, m in events), default=0)
