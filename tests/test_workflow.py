@@ -143,7 +143,7 @@ def test_dry_run_schedules_the_multispike_forwardprop_and_sparse_jobs(tmp_path):
         run = snakemake(workdir, "figures/multispike/accuracy.png", "--dry-run", "--config", f"scale={scale}")
         assert run.returncode == 0, run.stderr[-3000:]
         assert job_counts(run.stdout)["multispike_train"] == runs
-    for scale, runs in (("quick", 12), ("paper", 11)):
+    for scale, runs in (("quick", 14), ("paper", 11)):
         run = snakemake(workdir, "figures/sparse/parity.png", "--dry-run", "--config", f"scale={scale}")
         assert run.returncode == 0, run.stderr[-3000:]
         assert job_counts(run.stdout)["sparse_train"] == runs
