@@ -55,7 +55,7 @@ if triton is not None:
         j_mask = j < N
         start = tl.load(col_ptr + i)
         end = tl.load(col_ptr + i + 1)
-        acc = tl.zeros([BLOCK_J], tl.float64 if delta_ptr.dtype.element_ty == tl.float64 else tl.float32)
+        acc = tl.zeros([BLOCK_J], delta_ptr.dtype.element_ty)
         k = start
         while k < end:
             offs = k + tl.arange(0, BLOCK_K)
@@ -78,7 +78,7 @@ if triton is not None:
         a_mask = a < A
         rows = tl.load(rows_ptr + a, mask=a_mask, other=0)
         cols = tl.load(cols_ptr + a, mask=a_mask, other=0)
-        acc = tl.zeros([BLOCK_A], tl.float64 if delta_ptr.dtype.element_ty == tl.float64 else tl.float32)
+        acc = tl.zeros([BLOCK_A], delta_ptr.dtype.element_ty)
         j0 = 0
         while j0 < N:
             j = j0 + tl.arange(0, BLOCK_J)
