@@ -15,18 +15,13 @@ from pathlib import Path
 import torch
 
 from spikegrad.bench.timing import median_seconds
+from spikegrad.bench.workload import poisson_inputs
 from spikegrad.losses import cross_entropy
 from spikegrad.model import LIFParams, NetworkSpec, WeightInit
 from spikegrad.network import SNN
 from spikegrad.results import versions, write_json
 
 WARMUP = 2  # untimed steps before timing (Triton compilation, allocator, caches)
-
-
-def _inputs(T: int, B: int, n_in: int, rate_hz: float, dt: float, device: torch.device):
-    gen = torch.Generator().manual_seed(0)
-    x = (torch.rand(T, B, n_in, generator=gen) < rate_hz * dt / 1000).float().to(device)
-    return x, torch.randint(0, 20, (B,), generator=gen).to(device)
 
 
 def _step(model: SNN, x: torch.Tensor, y: torch.Tensor) -> None:
@@ -52,7 +47,7 @@ def bench_step(T: int, B: int, n_in: int, hidden: int, dt: float, rate_hz: float
     if repeats < 1:
         raise ValueError(f"repeats must be at least 1, got {repeats}")
     device = torch.device(device)
-    x, y = _inputs(T, B, n_in, rate_hz, dt, device)
+    x, y = poisson_inputs(T, B, n_in, rate_hz, dt, device)
     spec = NetworkSpec(n_in, (hidden,), 20, recurrent=True, lif=LIFParams(dt=dt))
     result = {
         "T": T, "B": B, "n_in": n_in, "hidden": hidden, "dt": dt, "input_rate_hz": rate_hz,

@@ -26,6 +26,7 @@ import torch
 from tqdm.auto import tqdm
 
 from spikegrad.bench.timing import median_seconds, peak_bytes
+from spikegrad.bench.workload import poisson_inputs
 from spikegrad.engines import EngineOptions, bptt, sparse
 from spikegrad.losses import cross_entropy
 from spikegrad.model import LIFParams, NetworkSpec, WeightInit
@@ -39,13 +40,7 @@ SURROGATE = SurrogateParams("fast_sigmoid", 100.0)  # the paper's β = 100
 HIDDEN_INIT = WeightInit(0.0, 25.0)  # about 7 and 3 Hz in the two layers at 10-Hz input (units of 1/√fan-in)
 
 
-def _inputs(T: int, B: int, n_in: int, rate_hz: float, dt: float, device: torch.device):
-    gen = torch.Generator().manual_seed(0)
-    x = (torch.rand(T, B, n_in, generator=gen) < rate_hz * dt / 1000).float().to(device)
-    return x, torch.randint(0, 20, (B,), generator=gen).to(device)
-
-
-def _saved_bytes(fn) -> int:
+def _saved_bytes(fn) -> tuple[int, object]:
     """(bytes autograd saves while running ``fn``, not counting the trainable leaves it is given (weights, the layer
     input): the activations kept for backward; ``fn``'s result)."""
     sizes = []
@@ -61,11 +56,10 @@ def _saved_bytes(fn) -> int:
 
 def _layer2(model: SNN, x: torch.Tensor, options: EngineOptions, device, repeats: int) -> dict:
     """Backward time, peak and saved memory of the second hidden layer on the first layer's spikes."""
-    layers = [sparse.HiddenParams(layer.weight, None) for layer in model.hidden]
+    w1, w2 = (layer.weight for layer in model.hidden)
     with torch.no_grad():
-        z1, upstream = sparse.SparseLIF.apply(x, layers[0].weight, None, None, LIF, SURROGATE, options.active_band)
+        z1, upstream = sparse.SparseLIF.apply(x, w1, None, None, LIF, SURROGATE, options.active_band)
     z1 = z1.detach().requires_grad_()
-    w2 = layers[1].weight
     if model.engine is sparse:
         run = lambda: sparse.SparseLIF.apply(z1, w2, None, upstream, LIF, SURROGATE, options.active_band)[0]  # noqa: E731
     else:
@@ -91,7 +85,7 @@ def bench_case(x, y, hidden: int, band: float, device, repeats: int) -> dict:
     case = {"hidden": hidden, "band": band if math.isfinite(band) else None}  # None: B_th = ∞ (JSON has no inf)
     for engine in ("bptt", "sparse"):
         model = SNN(spec, engine, SURROGATE, hidden_init=HIDDEN_INIT, seed=0, active_band=band).to(device)
-        entry = _layer2(model, x, model.options._replace(active_band=band), device, repeats)
+        entry = _layer2(model, x, model.options, device, repeats)
         entry["step_ms"] = 1e3 * median_seconds(lambda m=model: _step(m, x, y), device, repeats, WARMUP)
         with torch.no_grad():
             entry["forward_ms"] = 1e3 * median_seconds(lambda m=model: m(x), device, repeats, WARMUP)
@@ -113,7 +107,7 @@ def bench(T, B, n_in, rate_hz, sizes, bands, band_hidden, device, repeats, progr
     if repeats < 1 or not sizes or not bands:
         raise ValueError(f"need repeats >= 1 and at least one size and band, got {repeats}, {sizes}, {bands}")
     device = torch.device(device)
-    x, y = _inputs(T, B, n_in, rate_hz, LIF.dt, device)
+    x, y = poisson_inputs(T, B, n_in, rate_hz, LIF.dt, device)
     cases = [("by_hidden", h, bands[0]) for h in sizes] + [("by_band", band_hidden, b) for b in bands[1:]]
     result = {
         "T": T, "B": B, "n_in": n_in, "input_rate_hz": rate_hz, "lif": LIF._asdict(),

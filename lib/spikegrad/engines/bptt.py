@@ -53,6 +53,16 @@ class LIFScan(torch.autograd.Function):
         return grad_h, None, None, None
 
 
+def recurrent_scan(h: torch.Tensor, w_rec: torch.Tensor, k: ScanConstants) -> tuple[torch.Tensor, torch.Tensor]:
+    """(z, U) [T, B, N] of the forward time loop with recurrent input, h'_t = h_t + W_rec z_{t−1}."""
+    z, u = torch.zeros_like(h), torch.empty_like(h)
+    v = i = z_prev = torch.zeros_like(h[0])
+    for t in range(h.shape[0]):
+        z[t], u[t], v, i = lif_step_ref(h[t] + z_prev @ w_rec.T, v, i, k)
+        z_prev = z[t]
+    return z, u
+
+
 class RecurrentLIFScan(torch.autograd.Function):
     """z = LIF time loop with recurrent input: h'_n = h_n + W_rec z_{n−1} (model docstring).
 
@@ -65,12 +75,7 @@ class RecurrentLIFScan(torch.autograd.Function):
     def forward(ctx, h, w_rec, lif: LIFParams, surrogate: SurrogateParams, detach_reset: bool):
         alpha, beta, c = decay_factors(lif)
         k = ScanConstants(alpha, beta, c, lif.threshold, lif.reset == "subtract", True, detach_reset)
-        z = torch.zeros_like(h)
-        u = torch.empty_like(h)
-        v = i = z_prev = torch.zeros_like(h[0])
-        for t in range(h.shape[0]):
-            z[t], u[t], v, i = lif_step_ref(h[t] + z_prev @ w_rec.T, v, i, k)
-            z_prev = z[t]
+        z, u = recurrent_scan(h, w_rec, k)
         ctx.save_for_backward(u, z, w_rec)
         ctx.constants, ctx.surrogate = k, surrogate
         return z

@@ -36,8 +36,8 @@ import torch
 
 from spikegrad.engines import bptt
 from spikegrad.engines.options import EngineOptions
-from spikegrad.engines.stack import HiddenOutput, HiddenParams  # noqa: F401  (HiddenParams: part of this API)
-from spikegrad.kernels.lif_scan import ScanConstants, lif_scan_backward, lif_scan_forward, lif_step_ref
+from spikegrad.engines.stack import HiddenOutput, HiddenParams
+from spikegrad.kernels.lif_scan import ScanConstants, lif_scan_backward, lif_scan_forward
 from spikegrad.kernels.sparse_grad import input_grad_sparse, weight_grad_sparse
 from spikegrad.model import LIFParams, decay_factors
 from spikegrad.surrogate import SurrogateParams, pseudo_derivative
@@ -64,16 +64,6 @@ def weight_product(delta: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     if torch.count_nonzero(x) > DENSE_ABOVE * x.numel():
         return delta.T @ x
     return weight_grad_sparse(delta, x)
-
-
-def recurrent_forward(h: torch.Tensor, w_rec: torch.Tensor, k: ScanConstants) -> tuple[torch.Tensor, torch.Tensor]:
-    """(z, U) [T, B, N] of the recurrent scan, h'_t = h_t + W_rec z_{t−1}."""
-    z, u = torch.zeros_like(h), torch.empty_like(h)
-    v = i = z_prev = torch.zeros_like(h[0])
-    for t in range(h.shape[0]):
-        z[t], u[t], v, i = lif_step_ref(h[t] + z_prev @ w_rec.T, v, i, k)
-        z_prev = z[t]
-    return z, u
 
 
 def recurrent_delta(
@@ -112,7 +102,7 @@ class SparseLIF(torch.autograd.Function):
         if w_rec is None:
             z, u = lif_scan_forward(h, alpha, beta, c, lif.threshold, "subtract")
         else:
-            z, u = recurrent_forward(h, w_rec, k)
+            z, u = bptt.recurrent_scan(h, w_rec, k)
         del h
         v = (u - lif.threshold).flatten()
         del u
