@@ -9,7 +9,7 @@ SCALE ?= quick
 # CPU PyTorch: the local wheel folder when the machine has one, else the official CPU index.
 TORCH_SOURCE ?= $(if $(wildcard /opt/wheels/torch-2.13.0*),--find-links /opt/wheels,--extra-index-url https://download.pytorch.org/whl/cpu)
 
-.PHONY: reproduce test lint env clean-results
+.PHONY: reproduce test lint env bench clean-results
 
 $(BIN)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,11 @@ env: $(BIN)/.installed
 reproduce: env
 	PATH=$(abspath $(BIN)):$$PATH snakemake all --cores $(CORES) --config scale=$(SCALE) --rerun-incomplete
 	PATH=$(abspath $(BIN)):$$PATH snakemake all --cores $(CORES) --config scale=$(SCALE) --report results/report.html
+
+# The performance suite (spikegrad vs the peer libraries, training step, event simulation) at SCALE on this
+# machine: figures/bench/*.png and figures/bench/summary.md. Re-measure with `make bench BENCH_FORCE=--forceall`.
+bench: env
+	PATH=$(abspath $(BIN)):$$PATH snakemake bench --cores $(CORES) --config scale=$(SCALE) $(BENCH_FORCE)
 
 test: env
 	$(BIN)/ruff check .

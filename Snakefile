@@ -15,6 +15,7 @@ include: "rules/surrogate.smk"
 include: "rules/multispike.smk"
 include: "rules/forwardprop.smk"
 include: "rules/sparse.smk"
+include: "rules/bench.smk"
 
 
 rule all:

@@ -12,8 +12,11 @@ for dtype in float32 float64; do
   python -m spikegrad.bench.lif_scan --out "results/bench/lif_scan_${dtype}.json" --dtype "$dtype"
 done
 cat results/bench/*.json
-python -m spikegrad.bench.eventprop --out results/bench/eventprop_step.json
-cat results/bench/eventprop_step.json
+python -m spikegrad.bench.training_step --out results/bench/training_step.json
+cat results/bench/training_step.json
+# peer libraries are measured where the machine has them installed, and recorded as unavailable otherwise
+python -m spikegrad.bench.lif_layer --out results/bench/lif_layer.json --n 4096 8192 16384
+cat results/bench/lif_layer.json
 python -m spikegrad.bench.event_sim --out results/bench/event_sim.json
 cat results/bench/event_sim.json
 python -m spikegrad.bench.sparse --out results/bench/sparse.json

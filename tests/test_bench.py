@@ -6,18 +6,28 @@ import json
 import pytest
 import torch
 
-from spikegrad.bench import event_sim, eventprop, forwardprop, lif_scan, sparse, timing
+from spikegrad.bench import event_sim, forwardprop, lif_scan, sparse, timing, training_step
 
 
-def test_eventprop_step_benchmark_writes_json(tmp_path):
+def test_training_step_benchmark_writes_json(tmp_path):
     out = tmp_path / "step.json"
-    eventprop.main(["--out", str(out), "--T", "60", "--B", "2", "--n-in", "30", "--hidden", "16", "--rate", "80",
-                    "--repeats", "1", "--device", "cpu"])  # fmt: skip
+    training_step.main(["--out", str(out), "--T", "60", "--B", "2", "--n-in", "30", "--hidden", "16", "--rate", "80",
+                        "--memory-T", "30", "120", "--repeats", "1", "--device", "cpu"])  # fmt: skip
     result = json.loads(out.read_text())
-    for engine in ("eventprop", "bptt"):
-        assert result[engine]["step_ms"] > 0 and result[engine]["saved_bytes"] > 0
-    assert result["eventprop"]["hidden_spikes_per_neuron"] == result["bptt"]["hidden_spikes_per_neuron"]
-    assert result["saved_memory_ratio"] > 1  # EventProp keeps events, BPTT the voltage traces
+    for engine in ("bptt", "eventprop", "sparse"):
+        assert result[engine]["step_ms"] > 0 and result[engine]["saved_bytes"] > 0 and result[engine]["peak_bytes"] > 0
+    assert result["eventprop"]["hidden_spikes_per_neuron"] == result["bptt"]["hidden_spikes_per_neuron"] > 0
+    assert result["eventprop_saved_bytes_ratio"] > 1  # EventProp keeps events, BPTT the voltage traces
+    short, long = result["by_T"]
+    assert long["input_rate_hz"] == pytest.approx(short["input_rate_hz"] / 4)  # input spikes held about fixed
+    assert long["bptt"]["saved_bytes"] == pytest.approx(4 * short["bptt"]["saved_bytes"], rel=0.05)  # ∝ T
+    assert result["measured_at"] and result["versions"]["torch"]
+
+
+def test_training_step_benchmark_rejects_bad_arguments(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        training_step.main(["--out", "unused.json", "--repeats", "0"])
+    assert exit_.value.code == 2 and "repeats" in capsys.readouterr().err
 
 
 def test_lif_scan_benchmark_writes_json(tmp_path):

@@ -147,3 +147,30 @@ def test_dry_run_schedules_the_multispike_forwardprop_and_sparse_jobs(tmp_path):
         run = snakemake(workdir, "figures/sparse/parity.png", "--dry-run", "--config", f"scale={scale}")
         assert run.returncode == 0, run.stderr[-3000:]
         assert job_counts(run.stdout)["sparse_train"] == runs
+
+
+BENCH_JOBS = {"bench_lif_layer": 1, "bench_training_step": 1, "bench_event_sim": 1, "fig_bench": 1, "bench": 1}
+
+
+def test_bench_target_is_separate_from_all_and_valid_at_every_scale(tmp_path):
+    workdir = copy_workflow(tmp_path)
+    run = snakemake(workdir, "all", "--dry-run", "--config", "scale=smoke")
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert not set(BENCH_JOBS) & set(job_counts(run.stdout))  # timings are not part of the reproduction
+    for scale in ("smoke", "quick", "paper"):
+        run = snakemake(workdir, "bench", "--dry-run", "--config", f"scale={scale}")
+        assert run.returncode == 0, run.stderr[-3000:]
+        assert {rule: job_counts(run.stdout).get(rule) for rule in BENCH_JOBS} == BENCH_JOBS
+
+
+@pytest.mark.slow
+def test_smoke_bench_writes_json_figures_and_summary(tmp_path):
+    workdir = copy_workflow(tmp_path)
+    run = snakemake(workdir, "bench", "--config", "scale=smoke")
+    assert run.returncode == 0, run.stderr[-3000:]
+    layer = json.loads((workdir / "results/smoke/bench/lif_layer.json").read_text())
+    assert all("forward_ms" in entry for entry in layer["by_size"]["32"].values())  # every peer library ran
+    for figure in ("lif_layer", "training_step"):
+        assert (workdir / "figures" / "bench" / f"{figure}.png").stat().st_size > 10_000
+    summary = (workdir / "figures" / "bench" / "summary.md").read_text()
+    assert layer["measured_at"] in summary and "| 32 | fwd + bwd |" in summary and "EventProp" in summary

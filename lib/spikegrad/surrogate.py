@@ -54,7 +54,10 @@ def _sigmoid(v, p):
 
 
 def _fast_sigmoid(v, p):
-    return p.dampening / (1 + 2 * p.sharpness * v.abs()) ** 2
+    if torch.is_grad_enabled() and v.requires_grad:  # differentiable: the plain expression
+        return p.dampening / (1 + 2 * p.sharpness * v.abs()) ** 2
+    # the same operations, so the same bits, in place on one buffer (the backward scans' hot path)
+    return v.abs().mul_(2 * p.sharpness).add_(1).pow_(2).reciprocal_().mul_(p.dampening)
 
 
 def _rectangular(v, p):

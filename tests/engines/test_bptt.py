@@ -6,6 +6,7 @@ import torch
 
 from spikegrad.engines import EngineOptions
 from spikegrad.engines.bptt import LIFScan, hidden_layer, readout, readout_spikes
+from spikegrad.kernels.lif_scan import scan_constants
 from spikegrad.losses import cross_entropy
 from spikegrad.model import LIFParams, decay_factors, lif_step, rest_state
 from spikegrad.surrogate import SurrogateParams, spike
@@ -56,7 +57,7 @@ def test_engine_equals_autograd_unrolled_loop(reset, detach_reset, recurrent):
 
 def test_non_spiking_scan_passes_gradcheck():
     h = torch.randn(12, 2, 3, dtype=torch.float64, requires_grad=True)
-    assert torch.autograd.gradcheck(lambda h: LIFScan.apply(h, P, None, True)[1], (h,))
+    assert torch.autograd.gradcheck(lambda h: LIFScan.apply(h, scan_constants(P, spiking=False), None)[1], (h,))
 
 
 def test_readout_weight_gradient_matches_finite_differences():

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import torch
 
-from spikegrad.bench.timing import median_seconds
+from spikegrad.bench.timing import machine, median_seconds
 from spikegrad.engines.events import input_stream
 from spikegrad.kernels import event_sim as es
-from spikegrad.results import versions, write_json
+from spikegrad.results import write_json
 
 TAU_SYN, THETA, T_MAX, T_IN = 5.0, 1.0, 100.0, 50.0  # ms, membrane units, ms, ms
 W_MEAN, W_STD = 0.1, 0.3
@@ -57,11 +57,10 @@ def bench_event_sim(
         impls["kernel"] = (es.event_sim, device, repeats)
     result = {
         "B": B, "Q": Q, "N": N, "n_in": n_in, "K": K, "ratio": ratio, "tau_mem": tau_mem, "tau_syn": TAU_SYN,
-        "theta": THETA, "t_max": T_MAX, "device": str(device), "dtype": str(dtype).removeprefix("torch."),
+        "theta": THETA, "t_max": T_MAX, "dtype": str(dtype).removeprefix("torch."),
         "repeats": repeats, "ref_repeats": ref_repeats, "warmup": WARMUP, "block_n": es.BLOCK_N,
         "input_events": int(torch.isfinite(times).sum()),
-        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
-        "versions": {**versions(), "triton": None if es.triton is None else es.triton.__version__},
+        **machine(device),
     }  # fmt: skip
     outputs = {}
     for name, (fn, dev, reps) in impls.items():

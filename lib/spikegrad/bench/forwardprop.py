@@ -26,11 +26,11 @@ from pathlib import Path
 
 import torch
 
-from spikegrad.bench.timing import median_seconds
+from spikegrad.bench.timing import machine, median_seconds
 from spikegrad.engines import forwardprop, spiketime
 from spikegrad.engines.events import EventOptions
 from spikegrad.model import LIFParams
-from spikegrad.results import versions, write_json
+from spikegrad.results import write_json
 
 WARMUP = 1  # untimed calls before timing
 N_IN, N_OUT, BATCH = 50, 10, 16
@@ -124,9 +124,8 @@ def bench(sizes: list[int], device: str, dtype: str, repeats: int, budget: int) 
     torch_dtype = getattr(torch, dtype)
     return {
         "n_in": N_IN, "n_out": N_OUT, "batch": BATCH, "lif": LIF._asdict(), "options": OPTIONS._asdict(),
-        "init": INIT, "device": str(device), "dtype": dtype, "repeats": repeats, "warmup": WARMUP, "budget": budget,
-        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
-        "versions": versions(),
+        "init": INIT, "dtype": dtype, "repeats": repeats, "warmup": WARMUP, "budget": budget,
+        **machine(device),
         "sizes": [bench_size(h, device, torch_dtype, repeats, budget) for h in sizes],
     }  # fmt: skip
 

@@ -1,5 +1,5 @@
-r"""Benchmark of the LIF scan (:mod:`spikegrad.kernels.lif_scan`): Triton kernel (CUDA only) against the
-PyTorch reference, forward and backward, for a spiking layer with every gradient present.
+r"""Benchmark of the LIF scan (:mod:`spikegrad.kernels.lif_scan`): the Triton kernel (CUDA) or the Numba kernel
+(CPU) against the PyTorch reference, forward and backward, for a spiking layer with every gradient present.
 
 Effective bandwidth counts the bytes the kernel must move, s bytes per element (4 for float32, 8 for float64):
 
@@ -11,8 +11,10 @@ Effective bandwidth counts the bytes the kernel must move, s bytes per element (
     \partial L/\partial h).
 
 The same formula is applied to the reference, which moves more (its per-step temporaries), so its figure is
-the bandwidth a kernel would need to match its time. Times are medians over ``repeats`` timed calls, after
-warm-up calls, with the device synchronised around each call.
+the bandwidth a kernel would need to match its time. Each implementation also gets its roofline floors and the
+measured fraction of them (:mod:`spikegrad.bench.roofline`), with ``FLOPS_PER_STEP`` flops per element-step.
+Times are medians over ``repeats`` timed calls, after warm-up calls, with the device synchronised around each
+call.
 
 Run: ``python -m spikegrad.bench.lif_scan --out results/bench/lif_scan.json``
 """
@@ -22,13 +24,15 @@ from pathlib import Path
 
 import torch
 
-from spikegrad.bench.timing import median_seconds
+from spikegrad.bench import roofline
+from spikegrad.bench.timing import machine, median_seconds
 from spikegrad.kernels import lif_scan as ls
 from spikegrad.model import LIFParams, decay_factors
-from spikegrad.results import versions, write_json
+from spikegrad.results import write_json
 from spikegrad.surrogate import SurrogateParams, pseudo_derivative
 
 BYTES_PER_STEP = {"forward": 3, "backward": 5}  # k in the module docstring, in units of s
+FLOPS_PER_STEP = {"forward": 8, "backward": 10}  # adds, multiplies and the threshold compare per element-step
 WARMUP = 3  # untimed calls before timing (Triton compilation, allocator, caches)
 
 
@@ -37,8 +41,9 @@ def _median_ms(fn, device: torch.device, repeats: int) -> float:
 
 
 def bench_lif_scan(T: int, B: int, N: int, device: str, dtype: torch.dtype, repeats: int) -> dict:
-    """Median forward/backward times (ms) and effective GB/s (module docstring) of the reference and, on CUDA
-    with triton installed, of the Triton kernel, for a [T, B, N] spiking layer with LIFParams() neurons."""
+    """Median forward/backward times (ms), effective GB/s and roofline fractions (module docstring) of the
+    reference and of the kernel (Triton on CUDA, Numba on the CPU, where installed), for a [T, B, N] spiking
+    layer with LIFParams() neurons."""
     if repeats < 1:
         raise ValueError(f"repeats must be at least 1, got {repeats}")
     device = torch.device(device)
@@ -52,13 +57,16 @@ def bench_lif_scan(T: int, B: int, N: int, device: str, dtype: torch.dtype, repe
     impls = {"reference": (ls.lif_scan_fwd_ref, ls.lif_scan_bwd_ref)}
     if device.type == "cuda" and ls.triton is not None:
         impls["kernel"] = (ls.lif_scan_fwd, ls.lif_scan_bwd)
+    if device.type == "cpu" and ls.lif_scan_cpu is not None:
+        impls["kernel"] = (ls.lif_scan_fwd_cpu, ls.lif_scan_bwd_cpu)
+    peak = roofline.peaks(device, dtype)
     elem_bytes = torch.finfo(dtype).bits // 8
     result = {
-        "T": T, "B": B, "N": N, "device": str(device), "dtype": str(dtype).removeprefix("torch."),
+        "T": T, "B": B, "N": N, "dtype": str(dtype).removeprefix("torch."),
         "repeats": repeats, "warmup": WARMUP,
-        "bytes_per_step": {k: v * elem_bytes for k, v in BYTES_PER_STEP.items()},
-        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
-        "versions": {**versions(), "triton": None if ls.triton is None else ls.triton.__version__},
+        "bytes_per_step": {k: v * elem_bytes for k, v in BYTES_PER_STEP.items()}, "flops_per_step": FLOPS_PER_STEP,
+        "peaks": peak,
+        **machine(device),
     }  # fmt: skip
     for name, (fwd, bwd) in impls.items():
         ms = {
@@ -72,6 +80,8 @@ def bench_lif_scan(T: int, B: int, N: int, device: str, dtype: torch.dtype, repe
             gbytes = result["bytes_per_step"][direction] * T * B * N / 1e9
             result[name][f"{direction}_ms"] = t_ms
             result[name][f"{direction}_gbps"] = gbytes / (t_ms / 1e3)
+            floor = roofline.fraction(gbytes * 1e9, FLOPS_PER_STEP[direction] * T * B * N, t_ms / 1e3, peak)
+            result[name][f"{direction}_roofline"] = floor
     return result
 
 

@@ -25,13 +25,13 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from spikegrad.bench.timing import median_seconds, peak_bytes
+from spikegrad.bench.timing import machine, median_seconds, peak_bytes
 from spikegrad.bench.workload import poisson_inputs
 from spikegrad.engines import EngineOptions, bptt, sparse
 from spikegrad.losses import cross_entropy
 from spikegrad.model import LIFParams, NetworkSpec, WeightInit
 from spikegrad.network import SNN
-from spikegrad.results import versions, write_json
+from spikegrad.results import write_json
 from spikegrad.surrogate import SurrogateParams
 
 WARMUP = 2  # untimed calls before timing (Triton compilation, allocator, page faults of fresh buffers)
@@ -111,10 +111,8 @@ def bench(T, B, n_in, rate_hz, sizes, bands, band_hidden, device, repeats, progr
     cases = [("by_hidden", h, bands[0]) for h in sizes] + [("by_band", band_hidden, b) for b in bands[1:]]
     result = {
         "T": T, "B": B, "n_in": n_in, "input_rate_hz": rate_hz, "lif": LIF._asdict(),
-        "surrogate": SURROGATE._asdict(), "hidden_init": HIDDEN_INIT._asdict(), "device": str(device),
-        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
-        "threads": torch.get_num_threads(), "repeats": repeats, "warmup": WARMUP, "versions": versions(),
-        "by_hidden": [], "by_band": [],
+        "surrogate": SURROGATE._asdict(), "hidden_init": HIDDEN_INIT._asdict(),
+        "repeats": repeats, "warmup": WARMUP, **machine(device), "by_hidden": [], "by_band": [],
     }  # fmt: skip
     for sweep, h, band in tqdm(cases, desc="sparse bench", disable=not progress):
         result[sweep].append(bench_case(x, y, h, band, device, repeats))

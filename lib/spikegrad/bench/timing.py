@@ -1,12 +1,16 @@
 """Wall-clock timing shared by the benchmarks: the median of repeated calls after untimed warm-up calls, with
 the device synchronised around each timed call so that asynchronous CUDA work is counted."""
 
+import datetime
+import importlib.metadata
 import itertools
 import statistics
 import time
 from collections.abc import Callable
 
 import torch
+
+from spikegrad.results import versions
 
 
 def median_seconds(fn: Callable[[], object], device: torch.device, repeats: int, warmup: int) -> float:
@@ -29,7 +33,7 @@ def median_seconds(fn: Callable[[], object], device: torch.device, repeats: int,
 
 def peak_bytes(fn: Callable[[], object], device: torch.device) -> int:
     """Peak memory (bytes) allocated by one call of ``fn`` above what was allocated before it: the CUDA
-    allocator's peak on a GPU; on the CPU the running sum of the profiler's allocation and free events."""
+    allocator's peak on a GPU; on the CPU the running sum of the profiler's raw allocation and free records."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
         torch.cuda.reset_peak_memory_stats(device)
@@ -39,11 +43,30 @@ def peak_bytes(fn: Callable[[], object], device: torch.device) -> int:
         return torch.cuda.max_memory_allocated(device) - base
     with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU], profile_memory=True) as prof:
         fn()
-    # An op's own allocations are taken at its start and its own frees at its end (a free is reported by the
-    # enclosing op, e.g. autograd's evaluate_function, after its children allocate): an upper bound of the peak.
+    # The profiler's raw allocation (+) and free (−) records, each at its own time. (The per-op totals of
+    # prof.events() credit a free to the enclosing op's end, e.g. a custom autograd Function's, which
+    # over-counts a Python loop's temporaries.)
     events = sorted(
-        (e.time_range.start if e.self_cpu_memory_usage > 0 else e.time_range.end, e.self_cpu_memory_usage)
-        for e in prof.events()
-        if e.self_cpu_memory_usage
+        (e.start_ns(), e.nbytes())
+        for e in prof.profiler.kineto_results.events()
+        if e.name() == "[memory]" and e.device_type() == torch.autograd.DeviceType.CPU
     )
-    return max(itertools.accumulate(m for _, m in events), default=0)
+    return max(itertools.accumulate(nbytes for _, nbytes in events), default=0)
+
+
+def machine(device: torch.device) -> dict:
+    """Where and when a benchmark ran: the device and its name, the CPU threads, the UTC time, and the versions of
+    the libraries (:func:`spikegrad.results.versions`, plus triton and numba where installed)."""
+    extra = {}
+    for name in ("triton", "numba"):
+        try:
+            extra[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            extra[name] = None
+    return {
+        "device": str(device),
+        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+        "threads": torch.get_num_threads(),
+        "measured_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "versions": {**versions(), **extra},
+    }

@@ -19,26 +19,28 @@ from spikegrad.kernels.lif_scan import (
     lif_scan_forward,
     lif_step_bwd_ref,
     lif_step_ref,
+    scan_constants,
 )
-from spikegrad.model import LIFParams, crossing_fraction, decay_factors, step_average
+from spikegrad.model import LIFParams, crossing_fraction, step_average
 from spikegrad.surrogate import SurrogateParams, pseudo_derivative
 
 
 class LIFScan(torch.autograd.Function):
-    """(z, U) = LIF time loop over input currents h [T, B, N]; ``surrogate=None`` makes a non-spiking LI layer.
+    """(z, U) = LIF time loop over input currents h [T, B, N] with the constants ``k``; ``k.spiking`` False makes
+    a non-spiking LI layer (ϑ = ∞, no surrogate).
 
-    Backward: the reverse scan of :func:`spikegrad.kernels.lif_scan.lif_scan_bwd_ref` with
-    σ'(U − ϑ) from the surrogate.
+    Backward: the reverse scan of :func:`spikegrad.kernels.lif_scan.lif_scan_bwd_ref` with σ'(U − ϑ) from the
+    surrogate.
     """
 
     @staticmethod
-    def forward(ctx, h, lif: LIFParams, surrogate: SurrogateParams | None, detach_reset: bool):
-        alpha, beta, c = decay_factors(lif)
-        theta = lif.threshold if surrogate is not None else math.inf
-        z, u = lif_scan_forward(h, alpha, beta, c, theta, lif.reset)
+    def forward(ctx, h, k: ScanConstants, surrogate: SurrogateParams | None):
+        theta = k.theta if k.spiking else math.inf
+        reset = "subtract" if k.subtract else "zero"
+        z, u = lif_scan_forward(h, k.alpha, k.beta, k.c, theta, reset)
         ctx.save_for_backward(u)
-        ctx.args = (alpha, beta, c, theta, lif.reset, detach_reset)
-        ctx.surrogate = surrogate
+        ctx.args = (k.alpha, k.beta, k.c, theta, reset, k.detach_reset)
+        ctx.surrogate = surrogate if k.spiking else None
         ctx.set_materialize_grads(False)
         return z, u
 
@@ -50,7 +52,7 @@ class LIFScan(torch.autograd.Function):
         if ctx.surrogate is not None:
             sg = pseudo_derivative(u - theta, ctx.surrogate)
         grad_h = lif_scan_backward(grad_z, grad_u, u, sg, alpha, beta, c, theta, reset, detach_reset)
-        return grad_h, None, None, None
+        return grad_h, None, None
 
 
 def recurrent_scan(h: torch.Tensor, w_rec: torch.Tensor, k: ScanConstants) -> tuple[torch.Tensor, torch.Tensor]:
@@ -73,8 +75,7 @@ class RecurrentLIFScan(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, h, w_rec, lif: LIFParams, surrogate: SurrogateParams, detach_reset: bool):
-        alpha, beta, c = decay_factors(lif)
-        k = ScanConstants(alpha, beta, c, lif.threshold, lif.reset == "subtract", True, detach_reset)
+        k = scan_constants(lif, detach_reset=detach_reset)
         z, u = recurrent_scan(h, w_rec, k)
         ctx.save_for_backward(u, z, w_rec)
         ctx.constants, ctx.surrogate = k, surrogate
@@ -104,7 +105,7 @@ def hidden_layer(
     """(z [T, B, N], spike counts [B, N]) of a LIF layer driven by presynaptic spikes x [T, B, N_in]."""
     h = x @ weight.T
     if recurrent is None:
-        z = LIFScan.apply(h, lif, options.surrogate, options.detach_reset)[0]
+        z = LIFScan.apply(h, scan_constants(lif, detach_reset=options.detach_reset), options.surrogate)[0]
     else:
         z = RecurrentLIFScan.apply(h, recurrent, lif, options.surrogate, options.detach_reset)
     return z, z.sum(0)
@@ -113,14 +114,14 @@ def hidden_layer(
 def readout(x: torch.Tensor, weight: torch.Tensor, lif: LIFParams, options: EngineOptions = EngineOptions()):
     """Step-averaged membrane voltage Ū [T, B, C] of the non-spiking leaky-integrator readout driven by spikes x
     (:func:`spikegrad.model.step_average`)."""
-    return step_average(LIFScan.apply(x @ weight.T, lif, None, True)[1], lif)
+    return step_average(LIFScan.apply(x @ weight.T, scan_constants(lif, spiking=False), None)[1], lif)
 
 
 def readout_spikes(x: torch.Tensor, weight: torch.Tensor, lif: LIFParams, options: EngineOptions = EngineOptions()):
     """First-spike times [B, C] (ms, +inf if silent) of a LIF readout: the threshold crossing interpolated inside
     the step n of the first spike, t = (n + f)Δt with f = (ϑ − V_{n−1})/(U_n − V_{n−1}) (as the EventProp engine
     reports it); differentiable through U and, for which step fires first, through the surrogate."""
-    z, u = LIFScan.apply(x @ weight.T, lif, options.surrogate, options.detach_reset)
+    z, u = LIFScan.apply(x @ weight.T, scan_constants(lif, detach_reset=options.detach_reset), options.surrogate)
     before = torch.cat([torch.ones_like(z[:1]), torch.cumprod(1 - z, dim=0)[:-1]])  # no spike before step n
     first = z * before
     reset = z.detach() if options.detach_reset else z

@@ -38,7 +38,12 @@ advance, ~30 flops with a log, a sqrt and an exp for τ_m = 2τ_s, and ~13 exps 
 (the 12 Halley steps of W₀, skipped when no neuron of the block can reach ϑ), plus as much again per spike.
 So the kernel is compute- and latency-bound (a sequential scan of Q events per program, B·⌈N / ``BLOCK_N``⌉
 programs), never bandwidth-bound: its figure of merit is input events (B·Q) and output spikes per second, not
-GB/s.
+GB/s. Floors on the benchmark layer (:mod:`spikegrad.bench.event_sim`: B = 50, Q = 150, N = 800, K = 30,
+float32, τ_m = 2τ_s; 6·10⁶ event-neuron pairs): bytes/bandwidth ≈ 34 MB / 3.35 TB/s = 10 µs on an H100
+(7 µs on an H200), flops/peak ≈ 1.8·10⁸ / 67 TFLOP/s = 3 µs (the log, sqrt and exp run on the special-function
+units at a quarter of that rate: ≈ 11 µs). Measured fraction: not measured yet (no GPU lent); the scan of Q
+events per program is sequential, so the latency of one event (≈ 1 µs of dependent loads and transcendental
+ops) times Q, ≈ 150 µs, is the realistic bound.
 
 This module holds the kernel (``_event_sim_kernel``), its launcher (``event_sim``: CUDA tensors, or CPU
 tensors when ``TRITON_INTERPRET=1`` was set before triton was imported), the PyTorch reference

@@ -37,7 +37,13 @@ float32, 8 for float64) the bytes moved per element-step are
 - backward: read ∂L/∂z, ∂L/∂U, U, σ', write ∂L/∂h: 5s (each absent gradient saves s; non-spiking: read
   ∂L/∂U, write ∂L/∂h: 2s).
 
-Effective bandwidth is therefore ``bytes_per_step · T · B · N / time``.
+Effective bandwidth is therefore ``bytes_per_step · T · B · N / time``. With ~8 (forward) and ~10 (backward)
+flops per element-step, on the Open Neuromorphic benchmark's largest layer (T = 500, B = 16, N = 16384,
+float32: 1.3·10⁸ element-steps) the floors are bytes/bandwidth = 0.47 / 0.78 ms (forward / backward) on an
+H100 SXM (3.35 TB/s) and 0.33 / 0.55 ms on an H200 (4.8 TB/s), against flops/peak = 0.016 / 0.020 ms (67 TFLOP/s
+FP32): a bandwidth floor. Measured fraction of it: not measured yet (no GPU was lent to the task that wrote
+this); ``python -m spikegrad.bench.lif_scan`` on a GPU writes it (``*_roofline`` in its JSON,
+:mod:`spikegrad.bench.roofline`), as ``scripts/gpu_check.sh`` does.
 
 This module holds the kernels (``_lif_scan_fwd_kernel``, ``_lif_scan_bwd_kernel``), their launchers
 (``lif_scan_fwd``, ``lif_scan_bwd``: CUDA tensors, or CPU tensors when ``TRITON_INTERPRET=1`` was set before
@@ -51,13 +57,18 @@ from typing import NamedTuple
 import torch
 
 from spikegrad.kernels.launch import check_launch
-from spikegrad.model import RESETS
+from spikegrad.model import RESETS, LIFParams, decay_factors
 
 try:
     import triton
     import triton.language as tl
 except ImportError:  # e.g. macOS: the references still work
     triton = None
+
+try:
+    from spikegrad.kernels import lif_scan_cpu
+except ImportError:  # numba not installed: the references still work
+    lif_scan_cpu = None
 
 BLOCK = 256  # neurons per program; 4 float32 per thread with NUM_WARPS = 2 (16-byte vector loads)
 NUM_WARPS = 2
@@ -209,15 +220,29 @@ def _output(out: torch.Tensor | None, u: torch.Tensor) -> torch.Tensor:
     return out
 
 
+def _fwd_buffers(h: torch.Tensor, theta: float, reset: str):
+    """Validated contiguous h and fresh (z, U) for a forward launch; returns (h, z, u, spiking)."""
+    spiking = _check_fwd(h, theta, reset)
+    h = h.contiguous()
+    return h, torch.empty_like(h) if spiking else torch.zeros_like(h), torch.empty_like(h), spiking
+
+
+def _bwd_buffers(grad_z, grad_u, u, sg, theta: float, reset: str, out):
+    """Validated contiguous inputs and the output for a backward launch; absent inputs (None) become ``u``, a
+    dummy that the kernels never read. Returns (grad_z, grad_u, u, sg, grad_h, has_gz, has_gu, spiking)."""
+    spiking = _check_bwd(grad_z, grad_u, u, sg, theta, reset)
+    u = u.contiguous()
+    has_gz, has_gu = grad_z is not None, grad_u is not None
+    grad_z, grad_u, sg = (u if x is None else x.contiguous() for x in (grad_z, grad_u, sg))
+    return grad_z, grad_u, u, sg, _output(out, u), has_gz, has_gu, spiking
+
+
 def lif_scan_fwd(
     h: torch.Tensor, alpha: float, beta: float, c: float, theta: float, reset: str = "zero"
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Forward scan with the Triton kernel; returns (z, U), each [T, B, N] like ``h`` (module docstring)."""
-    spiking = _check_fwd(h, theta, reset)
+    h, z, u, spiking = _fwd_buffers(h, theta, reset)
     check_launch(h, _lif_scan_fwd_kernel if triton else None, "lif_scan_forward/lif_scan_backward")
-    h = h.contiguous()
-    z = torch.empty_like(h) if spiking else torch.zeros_like(h)
-    u = torch.empty_like(h)
     T, B, N = h.shape
     if h.numel() > 0:
         with torch.cuda.device_of(h):  # launch on h's GPU, not the current one (no-op for CPU tensors)
@@ -244,24 +269,63 @@ def lif_scan_bwd(
 ) -> torch.Tensor:
     """Backward scan with the Triton kernel; returns ∂L/∂h [T, B, N], written into ``out`` if given (see
     :func:`lif_scan_backward`). See the module docstring."""
-    spiking = _check_bwd(grad_z, grad_u, u, sg, theta, reset)
+    grad_z, grad_u, u, sg, grad_h, has_gz, has_gu, spiking = _bwd_buffers(grad_z, grad_u, u, sg, theta, reset, out)
     check_launch(u, _lif_scan_fwd_kernel if triton else None, "lif_scan_forward/lif_scan_backward")
-    u = u.contiguous()
-    grad_z, grad_u, sg = (None if x is None else x.contiguous() for x in (grad_z, grad_u, sg))
-    grad_h = _output(out, u)
     T, B, N = u.shape
     if u.numel() > 0:
         with torch.cuda.device_of(u):
             _lif_scan_bwd_kernel[(triton.cdiv(B * N, BLOCK),)](
-                u if grad_z is None else grad_z,  # absent inputs get a dummy pointer that is never read
-                u if grad_u is None else grad_u,
-                u,
-                u if sg is None else sg,
-                grad_h, T, B * N, float(alpha), float(beta), float(c), float(theta),
-                HAS_GZ=grad_z is not None, HAS_GU=grad_u is not None, SPIKING=spiking,
+                grad_z, grad_u, u, sg, grad_h, T, B * N, float(alpha), float(beta), float(c), float(theta),
+                HAS_GZ=has_gz, HAS_GU=has_gu, SPIKING=spiking,
                 SUBTRACT=reset == "subtract", DETACH=bool(detach_reset), BLOCK=BLOCK,
                 num_warps=NUM_WARPS, enable_fp_fusion=False,
             )  # fmt: skip
+    return grad_h
+
+
+def _rows(x: torch.Tensor):
+    """The [T, B·N] NumPy view of a contiguous CPU tensor (shared memory)."""
+    return x.detach().view(x.shape[0], -1).numpy()
+
+
+def lif_scan_fwd_cpu(
+    h: torch.Tensor, alpha: float, beta: float, c: float, theta: float, reset: str = "zero"
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Forward scan with the Numba CPU kernel (:mod:`spikegrad.kernels.lif_scan_cpu`); returns (z, U)."""
+    h, z, u, spiking = _fwd_buffers(h, theta, reset)
+    if h.device.type != "cpu" or lif_scan_cpu is None:
+        raise ValueError("lif_scan_fwd_cpu needs a CPU tensor and numba installed")
+    if h.numel() > 0:
+        lif_scan_cpu.scan_fwd(
+            _rows(h), _rows(z), _rows(u), float(alpha), float(beta), float(c), float(theta), spiking,
+            reset == "subtract",
+        )  # fmt: skip
+    return z, u
+
+
+def lif_scan_bwd_cpu(
+    grad_z: torch.Tensor | None,
+    grad_u: torch.Tensor | None,
+    u: torch.Tensor,
+    sg: torch.Tensor | None,
+    alpha: float,
+    beta: float,
+    c: float,
+    theta: float,
+    reset: str = "zero",
+    detach_reset: bool = True,
+    out: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Backward scan with the Numba CPU kernel; returns ∂L/∂h, written into ``out`` if given (see
+    :func:`lif_scan_backward`)."""
+    grad_z, grad_u, u, sg, grad_h, has_gz, has_gu, spiking = _bwd_buffers(grad_z, grad_u, u, sg, theta, reset, out)
+    if u.device.type != "cpu" or lif_scan_cpu is None:
+        raise ValueError("lif_scan_bwd_cpu needs CPU tensors and numba installed")
+    if u.numel() > 0:
+        lif_scan_cpu.scan_bwd(
+            *(_rows(x) for x in (grad_z, grad_u, u, sg, grad_h)), float(alpha), float(beta), float(c), float(theta),
+            has_gz, has_gu, spiking, reset == "subtract", bool(detach_reset),
+        )  # fmt: skip
     return grad_h
 
 
@@ -275,6 +339,12 @@ class ScanConstants(NamedTuple):
     subtract: bool
     spiking: bool
     detach_reset: bool = True
+
+
+def scan_constants(lif: LIFParams, spiking: bool = True, detach_reset: bool = True) -> ScanConstants:
+    """The scan constants of a layer of ``lif`` neurons (α, β, c from :func:`spikegrad.model.decay_factors`)."""
+    alpha, beta, c = decay_factors(lif)
+    return ScanConstants(alpha, beta, c, lif.threshold, lif.reset == "subtract", spiking, detach_reset)
 
 
 def lif_step_ref(h_t: torch.Tensor, v: torch.Tensor, i: torch.Tensor, k: ScanConstants):
@@ -353,9 +423,12 @@ def lif_scan_bwd_ref(
 def lif_scan_forward(
     h: torch.Tensor, alpha: float, beta: float, c: float, theta: float, reset: str = "zero"
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """(z, U) from the Triton kernel for a CUDA tensor when triton is installed, else from the reference."""
+    """(z, U) from the Triton kernel for a CUDA tensor when triton is installed, from the Numba kernel for a CPU
+    tensor when numba is installed, else from the reference."""
     if triton is not None and h.is_cuda:
         return lif_scan_fwd(h, alpha, beta, c, theta, reset)
+    if lif_scan_cpu is not None and h.device.type == "cpu":
+        return lif_scan_fwd_cpu(h, alpha, beta, c, theta, reset)
     return lif_scan_fwd_ref(h, alpha, beta, c, theta, reset)
 
 
@@ -372,10 +445,13 @@ def lif_scan_backward(
     detach_reset: bool = True,
     out: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """∂L/∂h from the Triton kernel for a CUDA tensor when triton is installed, else from the reference.
+    """∂L/∂h from the Triton kernel for a CUDA tensor when triton is installed, from the Numba kernel for a CPU
+    tensor when numba is installed, else from the reference.
 
     ``out`` (a contiguous tensor like ``u``) receives the result instead of a new tensor; it may be ``grad_u``
     itself, since each step reads its inputs before writing its output (the sparse engine scans in place)."""
     if triton is not None and u.is_cuda:
         return lif_scan_bwd(grad_z, grad_u, u, sg, alpha, beta, c, theta, reset, detach_reset, out)
+    if lif_scan_cpu is not None and u.device.type == "cpu":
+        return lif_scan_bwd_cpu(grad_z, grad_u, u, sg, alpha, beta, c, theta, reset, detach_reset, out)
     return lif_scan_bwd_ref(grad_z, grad_u, u, sg, alpha, beta, c, theta, reset, detach_reset, out)

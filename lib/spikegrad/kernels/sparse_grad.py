@@ -23,7 +23,11 @@ Kernels. ``_weight_grad_kernel``: one program per (input i, block of BLOCK_J out
 column i (CSC order, ``BLOCK_K`` at a time), gathers the δ rows they name and reduces them; no atomics, so the
 result is deterministic. ``_input_grad_kernel``: one program per BLOCK_A entries of A accumulates
 Σ_j δ[r_a, j]·W[j, i_a] over blocks of BLOCK_J outputs. Both are bound by the gathers: bytes moved ≈
-s·nnz(x)·N (weight) and 2s·|A|·N (input) for s bytes per element.
+s·nnz(x)·N (weight) and 2s·|A|·N (input) for s bytes per element, with 2 flops per gathered element pair
+(nnz(x)·N and 2|A|·N flops). On the paper's SHD layer 2 (:mod:`spikegrad.bench.sparse` at batch 256, T = 500,
+N = 1000 inputs and outputs, 0.7 % input spikes and 2.4 % active, float32): weight gradient 3.6 GB of gathers,
+1.1 ms at an H100's 3.35 TB/s (0.75 ms on an H200), input gradient 24 GB, 7 ms (5 ms), mostly served by L2
+(δ and W rows of 4 KB are re-read); flops/peak 0.01 / 0.09 ms. Measured fraction: not measured yet (no GPU lent).
 """
 
 import warnings

@@ -1,0 +1,133 @@
+"""Benchmark of one training step (forward, loss, backward) of an SHD-sized recurrent network: dense BPTT,
+EventProp and sparse surrogate-gradient BPTT side by side in one process on the same inputs and weights.
+
+Network: Poisson input spikes [T, B, n_in], one recurrent LIF hidden layer, a leaky-integrator readout of 20
+classes, the loss ``sum_weigh_exp`` cross-entropy. BPTT and EventProp use the zero reset (EventProp's model);
+the sparse engine needs reset by subtraction (:mod:`spikegrad.engines.sparse`) and runs with it.
+
+Per engine at the main T: the median step time (ms) over ``repeats`` timed steps after warm-up, the bytes autograd
+saves for the backward pass (the activations each engine keeps), the peak memory a step allocates above the
+inputs and weights (:func:`spikegrad.bench.timing.peak_bytes`) and the hidden spikes per neuron. Ratios
+BPTT / engine are the speed and memory claims (GeNN's EventProp vs Spyx: 3.7× faster and 4.7× less memory at
+256 hidden and Δt = 1 ms; the target here is ≥ 4× and ≥ 5× on a GPU).
+
+Memory over T (``by_T``): saved and peak bytes of BPTT and EventProp for each T in ``--memory-T`` at a fixed total
+number of input spikes (the rate scaled by T_main/T), so that the spike count stays about constant while T grows:
+BPTT's memory grows with T, EventProp's with the spikes.
+
+Run: ``python -m spikegrad.bench.training_step --out results/bench/training_step.json``
+"""
+
+import argparse
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from spikegrad.bench.timing import machine, median_seconds, peak_bytes
+from spikegrad.bench.workload import poisson_inputs
+from spikegrad.losses import cross_entropy
+from spikegrad.model import LIFParams, NetworkSpec, WeightInit
+from spikegrad.network import SNN
+from spikegrad.results import write_json
+
+WARMUP = 2  # untimed steps before timing (Triton/Numba compilation, allocator, caches)
+ENGINES = {"bptt": "zero", "eventprop": "zero", "sparse": "subtract"}  # engine: its reset rule
+ACTIVE_BAND = 0.2  # B_th of the sparse engine (Perez-Nieves & Goodman's SHD setting)
+
+
+def _loss(model: SNN, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    return cross_entropy("sum_weigh_exp", model(x).voltage, y)[0]
+
+
+def _step(model: SNN, x: torch.Tensor, y: torch.Tensor) -> None:
+    model.zero_grad(set_to_none=True)
+    _loss(model, x, y).backward()
+
+
+def _saved_bytes(model: SNN, x: torch.Tensor, y: torch.Tensor) -> int:
+    sizes = []
+
+    def pack(t):
+        sizes.append(0 if t.is_leaf and t.requires_grad else t.numel() * t.element_size())
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        loss = _loss(model, x, y)
+    loss.backward()
+    return sum(sizes)
+
+
+def _model(engine: str, n_in: int, hidden: int, dt: float, device: torch.device) -> SNN:
+    spec = NetworkSpec(n_in, (hidden,), 20, recurrent=True, lif=LIFParams(dt=dt, reset=ENGINES[engine]))
+    return SNN(
+        spec, engine=engine, hidden_init=WeightInit(1.5, 1.0), recurrent_init=WeightInit(0.0, 0.5),
+        active_band=ACTIVE_BAND if engine == "sparse" else float("inf"),
+    ).to(device)  # fmt: skip
+
+
+def _memory(model: SNN, x: torch.Tensor, y: torch.Tensor, device: torch.device) -> dict:
+    with torch.no_grad():
+        spikes = model(x).counts[0].mean().item()
+    return {
+        "saved_bytes": _saved_bytes(model, x, y),
+        "peak_bytes": peak_bytes(lambda: _step(model, x, y), device),
+        "hidden_spikes_per_neuron": spikes,
+    }
+
+
+def bench_step(
+    T: int, B: int, n_in: int, hidden: int, dt: float, rate_hz: float, device: str, repeats: int,
+    memory_T: tuple[int, ...] = (), progress: bool = True,
+) -> dict:  # fmt: skip
+    """Step time and memory of each engine at T, and memory over ``memory_T`` (module docstring)."""
+    if repeats < 1 or T < 1 or B < 1 or min(memory_T, default=1) < 1:
+        raise ValueError(f"need repeats, T, B and every memory T >= 1, got {repeats}, {T}, {B}, {memory_T}")
+    device = torch.device(device)
+    x, y = poisson_inputs(T, B, n_in, rate_hz, dt, device)
+    result = {
+        "T": T, "B": B, "n_in": n_in, "hidden": hidden, "dt": dt, "input_rate_hz": rate_hz, "resets": ENGINES,
+        "active_band": ACTIVE_BAND, "repeats": repeats, "warmup": WARMUP, **machine(device), "by_T": [],
+    }  # fmt: skip
+    for engine in tqdm(ENGINES, desc="training step", disable=not progress):
+        model = _model(engine, n_in, hidden, dt, device)
+        step_s = median_seconds(lambda m=model: _step(m, x, y), device, repeats, WARMUP)
+        result[engine] = {"step_ms": 1e3 * step_s, **_memory(model, x, y, device)}
+    for engine in ENGINES:
+        if engine != "bptt":
+            result[f"{engine}_speedup"] = result["bptt"]["step_ms"] / result[engine]["step_ms"]
+            for kind in ("saved_bytes", "peak_bytes"):
+                result[f"{engine}_{kind}_ratio"] = result["bptt"][kind] / result[engine][kind]
+    for t in tqdm(memory_T, desc="memory over T", disable=not progress):
+        x_t, y_t = poisson_inputs(t, B, n_in, rate_hz * T / t, dt, device)
+        entry = {"T": t, "input_rate_hz": rate_hz * T / t, "input_spikes": int(x_t.sum().item())}
+        for engine in ("bptt", "eventprop"):
+            entry[engine] = _memory(_model(engine, n_in, hidden, dt, device), x_t, y_t, device)
+        result["by_T"].append(entry)
+    return result
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, required=True, help="JSON file to write (atomically)")
+    parser.add_argument("--T", type=int, default=1000, help="steps (1000 = a 1-s SHD trial at Δt = 1 ms)")
+    parser.add_argument("--B", type=int, default=32)
+    parser.add_argument("--n-in", type=int, default=700)
+    parser.add_argument("--hidden", type=int, default=256)
+    parser.add_argument("--dt", type=float, default=1.0)
+    parser.add_argument("--rate", type=float, default=5.0, help="input rate per channel at --T, Hz (SHD: about 5)")
+    parser.add_argument("--memory-T", type=int, nargs="*", default=[250, 500, 1000, 2000],
+                        help="trial lengths of the memory-over-T curve (none: skip it)")  # fmt: skip
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args(argv)
+    try:
+        result = bench_step(args.T, args.B, args.n_in, args.hidden, args.dt, args.rate, args.device, args.repeats,
+                            tuple(args.memory_T))  # fmt: skip
+    except ValueError as err:
+        parser.error(str(err))
+    write_json(args.out, result)
+
+
+if __name__ == "__main__":
+    main()
