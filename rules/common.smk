@@ -6,9 +6,10 @@ from snakemake.utils import Paramspace, validate
 from spikegrad.data import SPLITS
 from spikegrad.data.published import PUBLISHED
 from spikegrad.data.registry import GENERATED, SYNTHESIZED
-from spikegrad.sweeps import read_sweep
+from spikegrad.sweeps import check_experiment_datasets, read_sweep
 
 validate(config, "../config/schema.yaml")
+check_experiment_datasets(config, set(config["datasets"]) | set(PUBLISHED))
 
 SCALE = config["scales"][config["scale"]]
 DATA = f"data/{config['scale']}"  # prepared datasets of this scale

@@ -94,6 +94,16 @@ def test_invalid_config_stops_before_any_job(tmp_path, override, message):
     assert not (tmp_path / "results").exists()
 
 
+def test_unknown_experiment_dataset_stops_before_any_job(tmp_path):
+    workdir = copy_workflow(tmp_path)
+    config = workdir / "config/config.yaml"
+    config.write_text(config.read_text().replace("dataset: shd", "dataset: shdd", 1))
+    run = snakemake(workdir, "all", "--dry-run", "--config", "scale=smoke")
+    assert run.returncode != 0
+    assert "dataset is 'shdd', not a dataset; choose one of" in run.stdout + run.stderr
+    assert not (workdir / "results").exists()
+
+
 def test_malformed_sweep_table_is_reported_with_file_and_row(tmp_path):
     workdir = copy_workflow(tmp_path)
     (workdir / "config/sweeps/train_smoke.tsv").write_text("dataset\tlr\tseed\nyinyang\t-0.1\t0\n")

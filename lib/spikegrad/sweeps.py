@@ -134,3 +134,19 @@ def read_sparse_sweep(path: Path, experiments: Collection[str]) -> pd.DataFrame:
     if len(dense_with_band):
         raise SweepError(f"{path} row {dense_with_band[0] + 2}: engine bptt has no active set, so band must be inf")
     return table
+
+
+STUDIES = ("eventprop", "surrogate", "multispike", "sparse")  # config blocks whose experiments name a dataset
+
+
+def check_experiment_datasets(config: dict, known: Collection[str]) -> None:
+    """Raise :class:`SweepError` naming the first study experiment of ``config`` whose dataset is not ``known``
+    (config.yaml's embedded datasets and the published ones), before any job is scheduled."""
+    for study in STUDIES:
+        for name, experiment in config.get(study, {}).get("experiments", {}).items():
+            dataset = experiment.get("dataset")
+            if dataset not in known:
+                raise SweepError(
+                    f"config.yaml: {study}.experiments.{name}.dataset is {dataset!r}, not a dataset; "
+                    f"choose one of {sorted(known)}"
+                )
