@@ -184,3 +184,16 @@ def test_smoke_bench_writes_json_figures_and_summary(tmp_path):
         assert (workdir / "figures" / "bench" / f"{figure}.png").stat().st_size > 10_000
     summary = (workdir / "figures" / "bench" / "summary.md").read_text()
     assert layer["measured_at"] in summary and "| 32 | fwd + bwd |" in summary and "EventProp" in summary
+
+
+def test_slurm_profile_schedules_the_paper_scale_with_gpu_requests(tmp_path):
+    workdir = copy_workflow(tmp_path)
+    shutil.copytree(REPO / "profiles", workdir / "profiles")
+    profile = ("--profile", "profiles/slurm")
+    run = snakemake(workdir, "all", *profile, "--dry-run", "--config", "scale=paper", "device=cuda")
+    assert run.returncode == 0, run.stderr[-3000:]
+    jobs = run.stdout.split("\n\n")
+    train = next(job for job in jobs if "rule sparse_train:" in job)
+    assert "gpu=1" in train and "slurm_partition=gpu" in train and "runtime=1440" in train
+    table = next(job for job in jobs if "rule table_sparse:" in job)
+    assert "slurm_partition=cpu" in table and "gpu=1" not in table
