@@ -9,7 +9,7 @@ SCALE ?= quick
 # CPU PyTorch: the local wheel folder when the machine has one, else the official CPU index.
 TORCH_SOURCE ?= $(if $(wildcard /opt/wheels/torch-2.13.0*),--find-links /opt/wheels,--extra-index-url https://download.pytorch.org/whl/cpu)
 
-.PHONY: reproduce test lint env bench clean-results
+.PHONY: reproduce test test-slurm lint env bench clean-results
 
 $(BIN)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,12 @@ bench: env
 test: env
 	$(BIN)/ruff check .
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python -m pytest
+
+# Opt-in: the smoke sweep on a real single-node SLURM cluster started on this machine (Debian's slurm-wlm and
+# munge, installed here when apt-get can; the test skips with the reason otherwise). Needs root.
+test-slurm: env
+	-command -v slurmctld >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q slurm-wlm munge >/dev/null
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python -m pytest -m slurm tests/test_slurm.py
 
 lint: env
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
