@@ -7,7 +7,7 @@ device, date and versions they came from. Style and backend come from :mod:`spik
 
 import matplotlib.pyplot as plt
 
-from spikegrad.plots import fixed_colours, set_style
+from spikegrad.plots import fixed_colours, ordered, set_style
 
 LIBRARY_ORDER = ("spikegrad", "snntorch", "norse", "norse_compiled", "spikingjelly", "sinabs")
 ENGINE_LABELS = {"bptt": "dense BPTT", "eventprop": "EventProp", "sparse": "sparse SG"}
@@ -45,7 +45,7 @@ def lif_layer(result: dict) -> plt.Figure:
     measured = _measured(result)
     if not measured:
         raise ValueError("the lif_layer benchmark holds no measured library")
-    libraries = [lib for lib in LIBRARY_ORDER if lib in measured] + sorted(set(measured) - set(LIBRARY_ORDER))
+    libraries = ordered(measured, LIBRARY_ORDER)
     colours = fixed_colours(libraries, LIBRARY_ORDER)
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
     panels = [("forward_ms", "forward (ms)", 1.0), ("forward_backward_ms", "forward + backward (ms)", 1.0),
@@ -115,7 +115,7 @@ def summary(lif: dict, step: dict, event_sim: dict) -> str:
              f"Medians of {lif['repeats']} timed calls (layer), {step['repeats']} (step).", "",
              f"## Linear + LIF layer ({_header(lif)}), ms", ""]  # fmt: skip
     measured = _measured(lif)
-    libraries = [lib for lib in LIBRARY_ORDER if lib in measured] + sorted(set(measured) - set(LIBRARY_ORDER))
+    libraries = ordered(measured, LIBRARY_ORDER)
     sizes = sorted(int(n) for n in lif["by_size"])
     lines += [_row(["n", "pass", *libraries]), _row(["---"] * (2 + len(libraries)))]
     for n in sizes:

@@ -20,11 +20,11 @@ Peer libraries are the optional ``bench`` extra; :func:`build` raises :class:`Pe
 not installed.
 """
 
-import importlib.metadata
 import importlib.util
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib.metadata import version
 
 import torch
 
@@ -59,10 +59,6 @@ def _require(module: str) -> None:
         raise PeerUnavailable(f"{module} is not installed: pip install -c constraints.txt '.[bench]'")
 
 
-def _version(distribution: str) -> str:
-    return importlib.metadata.version(distribution)
-
-
 def _linear(weight: torch.Tensor, scale: float = 1.0) -> torch.nn.Linear:
     fc = torch.nn.Linear(weight.shape[1], weight.shape[0], bias=False, device=weight.device, dtype=weight.dtype)
     with torch.no_grad():
@@ -80,7 +76,7 @@ def spikegrad_layer(
     def run(x):
         return LIFScan.apply(spike_linear(x, w), k, surrogate)[0]
 
-    return PeerLayer("spikegrad", run, w, surrogate, detach_reset, _version("spikegrad"))
+    return PeerLayer("spikegrad", run, w, surrogate, detach_reset, version("spikegrad"))
 
 
 def _snntorch(weight, alpha, threshold):
@@ -100,7 +96,7 @@ def _snntorch(weight, alpha, threshold):
             spikes.append(spk)
         return torch.stack(spikes)
 
-    return PeerLayer("snntorch", run, fc.weight, SurrogateParams("fast_sigmoid", SLOPE / 2), True, _version("snntorch"))
+    return PeerLayer("snntorch", run, fc.weight, SurrogateParams("fast_sigmoid", SLOPE / 2), True, version("snntorch"))
 
 
 def _norse(weight, alpha, threshold, compile_=False):
@@ -130,7 +126,7 @@ def _norse(weight, alpha, threshold, compile_=False):
     name = "norse_compiled" if compile_ else "norse"
     # norse 1.1's SuperSpike ignores its alpha: σ'(v) = 1/(1 + |v|)², slope 1. Its reset (1 − z)V + z·0 passes
     # gradient through z.
-    return PeerLayer(name, run, fc.weight, SurrogateParams("fast_sigmoid", 0.5), False, _version("norse"), 1 / gain)
+    return PeerLayer(name, run, fc.weight, SurrogateParams("fast_sigmoid", 0.5), False, version("norse"), 1 / gain)
 
 
 def _spikingjelly(weight, alpha, threshold):
@@ -150,7 +146,7 @@ def _spikingjelly(weight, alpha, threshold):
 
     # spikingjelly's Sigmoid(a): a σ(a v)(1 − σ(a v)), spikegrad's sigmoid 4γ σ(4β v)(1 − σ(4β v)): β = γ = a/4
     sg = SurrogateParams("sigmoid", SLOPE / 2, SLOPE / 2)
-    return PeerLayer("spikingjelly", run, fc.weight, sg, True, _version("spikingjelly"))
+    return PeerLayer("spikingjelly", run, fc.weight, sg, True, version("spikingjelly"))
 
 
 def _sinabs(weight, alpha, threshold):
@@ -170,7 +166,7 @@ def _sinabs(weight, alpha, threshold):
         return lif(fc(x).transpose(0, 1)).transpose(0, 1).to(x.dtype)  # sinabs is batch-major
 
     sg = SurrogateParams("exponential", 1 / (2 * width * threshold), 1 / (width * threshold))
-    return PeerLayer("sinabs", run, fc.weight, sg, True, _version("sinabs"))
+    return PeerLayer("sinabs", run, fc.weight, sg, True, version("sinabs"))
 
 
 LIBRARIES: dict[str, Callable[..., PeerLayer]] = {

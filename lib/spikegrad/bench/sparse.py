@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from spikegrad.bench.timing import machine, median_seconds, peak_bytes
+from spikegrad.bench.timing import machine, median_seconds, peak_bytes, saved_bytes
 from spikegrad.bench.workload import poisson_inputs
 from spikegrad.engines import EngineOptions, bptt, sparse
 from spikegrad.losses import cross_entropy
@@ -40,20 +40,6 @@ SURROGATE = SurrogateParams("fast_sigmoid", 100.0)  # the paper's β = 100
 HIDDEN_INIT = WeightInit(0.0, 25.0)  # about 7 and 3 Hz in the two layers at 10-Hz input (units of 1/√fan-in)
 
 
-def _saved_bytes(fn) -> tuple[int, object]:
-    """(bytes autograd saves while running ``fn``, not counting the trainable leaves it is given (weights, the layer
-    input): the activations kept for backward; ``fn``'s result)."""
-    sizes = []
-
-    def pack(t):
-        sizes.append(0 if t.is_leaf and t.requires_grad else t.numel() * t.element_size())
-        return t
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        out = fn()
-    return sum(sizes), out
-
-
 def _layer2(model: SNN, x: torch.Tensor, options: EngineOptions, device, repeats: int) -> dict:
     """Backward time, peak and saved memory of the second hidden layer on the first layer's spikes."""
     w1, w2 = (layer.weight for layer in model.hidden)
@@ -64,7 +50,7 @@ def _layer2(model: SNN, x: torch.Tensor, options: EngineOptions, device, repeats
         run = lambda: sparse.SparseLIF.apply(z1, w2, None, upstream, LIF, SURROGATE, options.active_band)[0]  # noqa: E731
     else:
         run = lambda: bptt.hidden_layer(z1, w2, None, LIF, options)[0]  # noqa: E731
-    saved, z2 = _saved_bytes(run)
+    saved, z2 = saved_bytes(run)
     grad = torch.randn(z2.shape, generator=torch.Generator().manual_seed(1)).to(device)
     backward = lambda: torch.autograd.grad(z2, (z1, w2), grad, retain_graph=True)  # noqa: E731
     return {

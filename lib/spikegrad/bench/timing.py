@@ -54,6 +54,20 @@ def peak_bytes(fn: Callable[[], object], device: torch.device) -> int:
     return max(itertools.accumulate(nbytes for _, nbytes in events), default=0)
 
 
+def saved_bytes(fn) -> tuple[int, object]:
+    """(bytes autograd saves while running ``fn``, not counting the trainable leaves it is given (weights, the layer
+    input): the activations kept for backward; ``fn``'s result)."""
+    sizes = []
+
+    def pack(t):
+        sizes.append(0 if t.is_leaf and t.requires_grad else t.numel() * t.element_size())
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        out = fn()
+    return sum(sizes), out
+
+
 def machine(device: torch.device) -> dict:
     """Where and when a benchmark ran: the device and its name, the CPU threads, the UTC time, and the versions of
     the libraries (:func:`spikegrad.results.versions`, plus triton and numba where installed)."""

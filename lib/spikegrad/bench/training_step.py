@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from spikegrad.bench.timing import machine, median_seconds, peak_bytes
+from spikegrad.bench.timing import machine, median_seconds, peak_bytes, saved_bytes
 from spikegrad.bench.workload import poisson_inputs
 from spikegrad.losses import cross_entropy
 from spikegrad.model import LIFParams, NetworkSpec, WeightInit
@@ -46,16 +46,9 @@ def _step(model: SNN, x: torch.Tensor, y: torch.Tensor) -> None:
 
 
 def _saved_bytes(model: SNN, x: torch.Tensor, y: torch.Tensor) -> int:
-    sizes = []
-
-    def pack(t):
-        sizes.append(0 if t.is_leaf and t.requires_grad else t.numel() * t.element_size())
-        return t
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        loss = _loss(model, x, y)
+    saved, loss = saved_bytes(lambda: _loss(model, x, y))
     loss.backward()
-    return sum(sizes)
+    return saved
 
 
 def _model(engine: str, n_in: int, hidden: int, dt: float, device: torch.device) -> SNN:

@@ -37,9 +37,9 @@ import torch
 from spikegrad.engines import bptt
 from spikegrad.engines.options import EngineOptions
 from spikegrad.engines.stack import HiddenOutput, HiddenParams
-from spikegrad.kernels.lif_scan import ScanConstants, lif_scan_backward, lif_scan_forward
+from spikegrad.kernels.lif_scan import ScanConstants, lif_scan_backward, lif_scan_forward, scan_constants
 from spikegrad.kernels.sparse_grad import input_grad_sparse, weight_grad_sparse
-from spikegrad.model import LIFParams, decay_factors
+from spikegrad.model import LIFParams
 from spikegrad.surrogate import SurrogateParams, pseudo_derivative
 
 DENSE_ABOVE = 0.25  # use the dense product δᵀx when more than this fraction of x is non-zero
@@ -96,11 +96,10 @@ class SparseLIF(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, weight, w_rec, upstream, lif: LIFParams, surrogate: SurrogateParams, band: float):
-        alpha, beta, c = decay_factors(lif)
-        k = ScanConstants(alpha, beta, c, lif.threshold, True, True)
+        k = scan_constants(lif)  # reset by subtraction, detached (checked by the engine)
         h = x @ weight.T
         if w_rec is None:
-            z, u = lif_scan_forward(h, alpha, beta, c, lif.threshold, "subtract")
+            z, u = lif_scan_forward(h, k.alpha, k.beta, k.c, k.theta, "subtract")
         else:
             z, u = bptt.recurrent_scan(h, w_rec, k)
         del h

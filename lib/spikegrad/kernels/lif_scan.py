@@ -292,9 +292,9 @@ def lif_scan_fwd_cpu(
     h: torch.Tensor, alpha: float, beta: float, c: float, theta: float, reset: str = "zero"
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Forward scan with the Numba CPU kernel (:mod:`spikegrad.kernels.lif_scan_cpu`); returns (z, U)."""
-    h, z, u, spiking = _fwd_buffers(h, theta, reset)
     if h.device.type != "cpu" or lif_scan_cpu is None:
         raise ValueError("lif_scan_fwd_cpu needs a CPU tensor and numba installed")
+    h, z, u, spiking = _fwd_buffers(h, theta, reset)
     if h.numel() > 0:
         lif_scan_cpu.scan_fwd(
             _rows(h), _rows(z), _rows(u), float(alpha), float(beta), float(c), float(theta), spiking,
@@ -318,9 +318,9 @@ def lif_scan_bwd_cpu(
 ) -> torch.Tensor:
     """Backward scan with the Numba CPU kernel; returns ∂L/∂h, written into ``out`` if given (see
     :func:`lif_scan_backward`)."""
-    grad_z, grad_u, u, sg, grad_h, has_gz, has_gu, spiking = _bwd_buffers(grad_z, grad_u, u, sg, theta, reset, out)
     if u.device.type != "cpu" or lif_scan_cpu is None:
         raise ValueError("lif_scan_bwd_cpu needs CPU tensors and numba installed")
+    grad_z, grad_u, u, sg, grad_h, has_gz, has_gu, spiking = _bwd_buffers(grad_z, grad_u, u, sg, theta, reset, out)
     if u.numel() > 0:
         lif_scan_cpu.scan_bwd(
             *(_rows(x) for x in (grad_z, grad_u, u, sg, grad_h)), float(alpha), float(beta), float(c), float(theta),

@@ -17,23 +17,26 @@ that, and on GPUs, whose dense matrix units win at SNN densities, it is ``x @ W.
 """
 
 import warnings
+from contextlib import contextmanager
 
 import torch
 
 MAX_DENSITY = 0.2  # above this fraction of non-zeros the dense product is faster on the CPU (measured, n = 2048)
 
 
-def _csr(x: torch.Tensor) -> torch.Tensor:
-    with warnings.catch_warnings():  # "sparse CSR support is in beta": the operations used here are stable
+@contextmanager
+def _sparse_csr():
+    """Silences "sparse CSR support is in beta": the operations used here are stable."""
+    with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        return x.to_sparse_csr()
+        yield
 
 
 class SpikeLinear(torch.autograd.Function):
     """h [R, N] = x [R, n_in] Wᵀ through CSR(x) (module docstring)."""
 
     @staticmethod
-    def forward(ctx, x_csr, x, weight):
+    def forward(ctx, x_csr, x, weight):  # x (dense) only tells autograd whether ∂L/∂x is needed
         ctx.save_for_backward(x_csr, weight)  # the non-zeros only: nnz·(value + column index) + row pointers
         return x_csr @ weight.T
 
@@ -43,8 +46,7 @@ class SpikeLinear(torch.autograd.Function):
         grad_x = grad_h @ weight if ctx.needs_input_grad[1] else None
         # CSR(x)ᵀ (a CSC view) @ ∂L/∂h: faster on the CPU than CSR(xᵀ), COO(x)ᵀ or the dense product at 5 % density
         # (measured, n = 2048)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
+        with _sparse_csr():
             grad_w = (x_csr.t() @ grad_h).T if ctx.needs_input_grad[2] else None
         return None, grad_x, grad_w
 
@@ -54,10 +56,11 @@ def spike_linear(x: torch.Tensor, weight: torch.Tensor, max_density: float = MAX
     ``max_density`` non-zeros, else the dense product."""
     if x.shape[-1] != weight.shape[-1]:
         raise ValueError(f"x has {x.shape[-1]} inputs per row but weight has {weight.shape[-1]} columns")
-    rows = x.reshape(-1, x.shape[-1])
-    if x.device.type != "cpu" or rows.numel() == 0 or x.layout != torch.strided:
+    if x.device.type != "cpu" or x.numel() == 0 or x.layout != torch.strided:
         return x @ weight.T
-    x_csr = _csr(rows)
+    rows = x.reshape(-1, x.shape[-1])
+    with _sparse_csr():
+        x_csr = rows.to_sparse_csr()
     if x_csr.values().numel() > max_density * rows.numel():
         return x @ weight.T
     return SpikeLinear.apply(x_csr, rows, weight).reshape(*x.shape[:-1], weight.shape[0])
