@@ -1,14 +1,16 @@
 import json
 import shlex
+from pathlib import Path
 
 from snakemake.utils import Paramspace, validate
 
 from spikegrad.data import SPLITS
 from spikegrad.data.published import PUBLISHED
 from spikegrad.data.registry import GENERATED, SYNTHESIZED
-from spikegrad.sweeps import check_experiment_datasets, read_sweep
+from spikegrad.sweeps import check_config, check_experiment_datasets, read_sweep
 
-validate(config, "../config/schema.yaml")
+check_config(config, Path(workflow.basedir) / "config/schema.yaml")  # one line naming the entry
+validate(config, "../config/schema.yaml")  # fills in the schema's defaults
 check_experiment_datasets(config, set(config["datasets"]) | set(PUBLISHED))
 
 SCALE = config["scales"][config["scale"]]

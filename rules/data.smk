@@ -19,4 +19,5 @@ rule download_data:
     wildcard_constraints:
         dataset="|".join(PUBLISHED),
     shell:
-        "python -m spikegrad.data download {wildcards.dataset} --root {DATA} > {output} 2> {log}"
+        "python -m spikegrad.data download {wildcards.dataset} --root {DATA} > {output}.part 2> {log} "
+        "&& mv {output}.part {output}"

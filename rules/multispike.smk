@@ -54,7 +54,7 @@ rule multispike_train:
         runtime=60 * 24,
         mem_mb=16000,
     shell:
-        "OMP_NUM_THREADS={threads} papermill {input.notebook} {output.notebook} {params.args} > {log} 2>&1"
+        "OMP_NUM_THREADS={threads} python -m spikegrad.notebook {input.notebook} {output.notebook} --no-progress {params.args} > {log} 2>&1"
 
 
 rule table_multispike:

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from spikegrad import results
 from spikegrad.surrogate import PAPER_SHAPES
 
 COLUMNS = ["experiment", "shape", "lr", "dampening", "sharpness", "tail", "conditions", "initial_rate", "sparsity",
@@ -98,7 +99,7 @@ def paper() -> list[dict]:
 
 def write(path: Path, runs: list[dict]) -> None:
     table = pd.DataFrame(runs, columns=COLUMNS)
-    path.write_text(table.to_csv(sep="\t", index=False))
+    results.write_text(path, table.to_csv(sep="\t", index=False))
     print(f"{path}: {len(table)} runs")
 
 

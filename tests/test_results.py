@@ -1,4 +1,7 @@
 import math
+import subprocess
+import sys
+import time
 
 import pandas as pd
 import pytest
@@ -21,6 +24,29 @@ def test_tensors_round_trip_with_metadata(tmp_path):
     results.save_tensors(tmp_path / "t.safetensors", tensors, {"epoch": 3, "best": {"acc": 0.9}})
     loaded, meta = results.load_tensors(tmp_path / "t.safetensors")
     assert torch.equal(loaded["w"], tensors["w"]) and meta == {"epoch": 3, "best": {"acc": 0.9}}
+
+
+def test_claiming_a_run_dir_removes_its_old_result_and_dead_writers_leftovers(tmp_path):
+    (tmp_path / "metrics.json").write_text("{}")
+    (tmp_path / ".checkpoint.safetensors.x1.tmp").write_bytes(b"half")
+    (tmp_path / "history.csv").write_text("epoch\n1\n")
+    with results.claim_run_dir(tmp_path):
+        assert sorted(p.name for p in tmp_path.iterdir()) == [".lock", "history.csv"]
+
+
+def test_a_second_claim_waits_for_the_first_process(tmp_path, capfd):
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from spikegrad import results\n"
+         "with results.claim_run_dir(sys.argv[1]):\n    print('held', flush=True); time.sleep(1.5)", str(tmp_path)],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert holder.stdout.readline() == "held\n"
+    start = time.perf_counter()
+    with results.claim_run_dir(tmp_path):
+        waited = time.perf_counter() - start  # until the holder left its claim
+    holder.wait()
+    assert waited > 1.0
+    assert f"waiting for process {holder.pid} to finish its run in {tmp_path}" in capfd.readouterr().err
 
 
 def test_load_runs_reads_parameters_from_paths(tmp_path):

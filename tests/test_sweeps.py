@@ -7,6 +7,7 @@ import yaml
 
 from spikegrad.sweeps import (
     SweepError,
+    check_config,
     read_eventprop_sweep,
     read_multispike_sweep,
     read_sparse_sweep,
@@ -15,6 +16,33 @@ from spikegrad.sweeps import (
 )
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize(
+    ("keys", "value", "message"),
+    [
+        (("datasets", "yinyang", "tau_mem"), -20.0, "yinyang.tau_mem: -20.0 is less than or equal to the minimum"),
+        (("datasets", "yinyang", "surrogate"), "smooth", "datasets.yinyang.surrogate: 'smooth' is not one of"),
+        (("datasets", "digits", "loss"), "nope", "datasets.digits.loss: 'nope' is not one of"),
+        (("datasets", "digits", "batch_size"), 0, "datasets.digits.batch_size: 0 is less than the minimum of 1"),
+        (("eventprop", "experiments", "yinyang_ttfs", "lr_decay"), 0.0, "yinyang_ttfs.lr_decay: 0.0 is less than"),
+        (("eventprop", "experiments", "yinyang_ttfs", "dt"), -0.25, "yinyang_ttfs.dt: -0.25 is less than or equal to"),
+        (("scale",), "huge", "scale: 'huge' is not one of"),
+        (("eventprop", "experiments", "yinyang_ttfs", "tau1"), float("nan"), "yinyang_ttfs.tau1: NaN is not a value"),
+        (("datasets", "digits", "hidden_init"), [float("nan"), 1.0], "datasets.digits.hidden_init.0: NaN is not a"),
+    ],
+)  # fmt: skip
+def test_config_errors_name_the_entry_in_one_line(keys, value, message):
+    config = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    check_config(config, REPO / "config/schema.yaml")  # the committed config is valid
+    entry = config
+    for key in keys[:-1]:
+        entry = entry[key]
+    entry[keys[-1]] = value
+    with pytest.raises(SweepError) as error:
+        check_config(config, REPO / "config/schema.yaml")
+    assert str(error.value).startswith("config.yaml: ") and message in str(error.value)
+    assert "\n" not in str(error.value)
 
 
 def write(tmp_path, text):

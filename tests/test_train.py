@@ -68,6 +68,16 @@ def test_resumed_run_ends_with_the_same_metrics(tmp_path, data, kill_evaluation)
     pd.testing.assert_frame_equal(straight, again)
 
 
+def test_rerun_of_a_finished_checkpoint_rewrites_the_removed_outputs(tmp_path, data):
+    first = fit(model(), *data, CFG, tmp_path, progress=False)
+    history = (tmp_path / "history.csv").read_text()
+    for name in ("history.csv", "metrics.json", "weights.safetensors"):  # as snakemake removes a killed job's outputs
+        (tmp_path / name).unlink()
+    again = fit(model(), *data, CFG, tmp_path, progress=False)
+    assert (tmp_path / "history.csv").read_text() == history and again["test_loss"] == first["test_loss"]
+    assert (tmp_path / "weights.safetensors").exists()
+
+
 def test_augmentation_is_applied_per_epoch_and_resumes_identically(tmp_path, data, monkeypatch):
     cfg = CFG._replace(epochs=2, augment=(Transform("shift_channels", {"max_shift": 1}),))
     seen = []
@@ -82,10 +92,30 @@ def test_augmentation_is_applied_per_epoch_and_resumes_identically(tmp_path, dat
         check_config(CFG._replace(augment=(Transform("mirror", {}),)))
 
 
-def test_checkpoint_of_another_configuration_is_not_resumed(tmp_path, data):
+def test_checkpoint_of_another_configuration_is_set_aside_and_the_run_starts_afresh(tmp_path, data):
+    changed = CFG._replace(epochs=1, lr=0.5)
+    fresh = fit(model(), *data, changed, tmp_path / "fresh", progress=False)
+    fit(model(), *data, CFG._replace(epochs=1), tmp_path / "reused", progress=False)
+    with pytest.warns(UserWarning, match="checkpoint of another configuration; moved it to checkpoint.stale"):
+        again = fit(model(), *data, changed, tmp_path / "reused", progress=False)
+    assert again["test_loss"] == fresh["test_loss"] and again["train_config"]["lr"] == 0.5
+    assert (tmp_path / "reused" / "checkpoint.stale.safetensors").exists()
+
+
+def test_unreadable_checkpoint_is_set_aside(tmp_path, data):
+    (tmp_path / "checkpoint.safetensors").write_bytes(b"\x00garbage")
+    with pytest.warns(UserWarning, match="unreadable checkpoint"):
+        fit(model(), *data, CFG._replace(epochs=1), tmp_path, progress=False)
+    assert (tmp_path / "checkpoint.stale.safetensors").read_bytes() == b"\x00garbage"
+    assert (tmp_path / "metrics.json").exists()
+
+
+def test_a_rerun_removes_the_old_metrics_until_it_finishes(tmp_path, data, kill_evaluation):
     fit(model(), *data, CFG._replace(epochs=1), tmp_path, progress=False)
-    with pytest.raises(ValueError, match="another configuration"):
+    kill_evaluation(train_module, call=1)
+    with pytest.raises(KeyboardInterrupt), pytest.warns(UserWarning, match="another configuration"):
         fit(model(), *data, CFG._replace(epochs=1, lr=0.5), tmp_path, progress=False)
+    assert not (tmp_path / "metrics.json").exists()  # the old run's result does not pass for the new one
 
 
 def test_non_finite_loss_stops_with_a_clear_message(tmp_path, data):
@@ -95,6 +125,24 @@ def test_non_finite_loss_stops_with_a_clear_message(tmp_path, data):
     with pytest.raises(FloatingPointError, match="non-finite loss .* epoch 0 batch 0"):
         fit(net, *data, CFG, tmp_path, progress=False)
     assert not (tmp_path / "metrics.json").exists()
+
+
+def test_non_finite_loss_keeps_the_last_good_checkpoint(tmp_path, data, monkeypatch):
+    real, calls = train_module.batch_loss, []
+
+    def diverging(*args):
+        loss, logits, out = real(*args)
+        calls.extend([1] if torch.is_grad_enabled() else [])  # training batches, not evaluation
+        return (loss * math.nan if len(calls) > 5 else loss), logits, out  # 5 batches per epoch
+
+    monkeypatch.setattr(train_module, "batch_loss", diverging)
+    with pytest.raises(FloatingPointError, match="epoch 1 batch 0; the last good checkpoint is .*checkpoint"):
+        fit(model(), *data, CFG, tmp_path, progress=False)
+    tensors, meta = results.load_tensors(tmp_path / "checkpoint.safetensors")
+    assert [row["epoch"] for row in meta["history"]] == [1] and len(pd.read_csv(tmp_path / "history.csv")) == 1
+    monkeypatch.setattr(train_module, "batch_loss", real)
+    resumed = fit(model(), *data, CFG, tmp_path, progress=False)  # the run goes on from the good checkpoint
+    assert resumed["test_loss"] == fit(model(), *data, CFG, tmp_path / "straight", progress=False)["test_loss"]
 
 
 @pytest.mark.parametrize(

@@ -75,6 +75,22 @@ def test_resumed_run_ends_with_the_same_metrics(tmp_path, data, kill_evaluation)
         assert resumed[key] == reference[key], key
 
 
+def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, data, monkeypatch):
+    real, calls = train_module.event_loss, []
+
+    def diverging(*args):
+        loss, logits = real(*args)
+        calls.extend([1] if torch.is_grad_enabled() else [])  # training batches, not evaluation
+        return (loss * math.nan if len(calls) > batches else loss), logits
+
+    batches = math.ceil(len(data[0]) / CFG.batch_size)
+    monkeypatch.setattr(train_module, "event_loss", diverging)
+    with pytest.raises(FloatingPointError, match="epoch 1 batch 0; the last good checkpoint is .*checkpoint"):
+        fit(model(), *data, CFG, tmp_path, progress=False)
+    _, progress = results.load_tensors(tmp_path / "checkpoint.safetensors")
+    assert [row["epoch"] for row in progress["history"]] == [1] and not (tmp_path / "metrics.json").exists()
+
+
 def test_spike_count_loss_gives_each_spike_the_count_error():
     times = torch.tensor([[[1.0, 2.0, math.inf], [3.0, math.inf, math.inf]]], requires_grad=True)
     loss, logits = spike_count_loss(times, torch.tensor([0]), target_true=5.0, target_false=0.0)

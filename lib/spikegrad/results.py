@@ -1,9 +1,15 @@
-"""Result files: atomic writes (a file either holds its complete content or does not exist) and loading every
-run of a study into one table. A run directory is complete only when its ``metrics.json`` exists."""
+"""Result files: atomic writes (a file either holds its complete content or does not exist), the claim a
+training run holds on its directory, and loading every run of a study into one table. A run directory is complete
+only when its ``metrics.json`` exists."""
 
+import contextlib
+import fcntl
 import json
 import math
+import os
 import platform
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -51,6 +57,31 @@ def load_tensors(path: Path) -> tuple[dict[str, torch.Tensor], dict | None]:
     with safe_open(str(path), framework="pt") as f:
         meta = f.metadata() or {}
     return load_file(str(path)), (json.loads(meta["json"]) if "json" in meta else None)
+
+
+@contextlib.contextmanager
+def claim_run_dir(out_dir: Path, final: str = "metrics.json") -> Iterator[Path]:
+    """Hold an exclusive lock on ``out_dir/.lock`` while a run writes into ``out_dir`` (released by the kernel
+    even when the process is killed). A second process waits for the first (e.g. a job resubmitted while the
+    killed workflow's job still runs). On entry it removes ``final``, so that the directory looks complete only
+    once this run rewrites it, and the temporary files of writers killed mid-write (see
+    :func:`spikegrad.atomic.atomic_write`)."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with open(out_dir / ".lock", "a+") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            print(f"waiting for process {lock.read().strip() or '?'} to finish its run in {out_dir}", file=sys.stderr)
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        lock.truncate(0)
+        lock.write(f"{os.getpid()}\n")
+        lock.flush()
+        (out_dir / final).unlink(missing_ok=True)
+        for leftover in out_dir.glob(".*.tmp"):
+            leftover.unlink()
+        yield out_dir
 
 
 def versions() -> dict[str, str]:

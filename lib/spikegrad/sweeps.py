@@ -1,10 +1,13 @@
-"""Sweep tables (TSV, one run per row) read and checked before the workflow expands them."""
+"""Workflow inputs checked before any job: the config against its schema, and the sweep tables (TSV, one run per
+row) before the workflow expands them. Every problem raises one line naming the file and entry."""
 
 import math
 from collections.abc import Callable, Collection
 from pathlib import Path
 
+import jsonschema
 import pandas as pd
+import yaml
 
 from spikegrad.losses import LOSSES, SPIKE_TIME_LOSSES
 from spikegrad.stability import CONDITIONS
@@ -137,6 +140,32 @@ def read_sparse_sweep(path: Path, experiments: Collection[str]) -> pd.DataFrame:
 
 
 STUDIES = ("eventprop", "surrogate", "multispike", "sparse")  # config blocks whose experiments name a dataset
+
+
+def _leaves(entry, where: str = ""):
+    """(dotted path, value) of every scalar in a nested config."""
+    items = entry.items() if isinstance(entry, dict) else enumerate(entry) if isinstance(entry, list) else None
+    if items is None:
+        yield where or "top level", entry
+        return
+    for key, value in items:
+        yield from _leaves(value, f"{where}.{key}" if where else str(key))
+
+
+def check_config(config: dict, schema_path: Path) -> None:
+    """Raise :class:`SweepError` with one line naming the config entry that breaks the JSON schema at
+    ``schema_path``, e.g. ``config.yaml: datasets.yinyang.batch_size: 0 is less than the minimum of 1``: the deepest
+    error, before the "unevaluated properties" that a failing ``allOf`` branch adds above it."""
+    for where, value in _leaves(config):
+        if isinstance(value, float) and math.isnan(value):  # NaN passes every JSON-schema bound
+            raise SweepError(f"config.yaml: {where}: NaN is not a value")
+    schema = yaml.safe_load(Path(schema_path).read_text())
+    errors = list(jsonschema.validators.validator_for(schema)(schema).iter_errors(config))
+    if errors:
+        deepest = max(errors, key=lambda e: (e.validator != "unevaluatedProperties", len(e.absolute_path)))
+        error = jsonschema.exceptions.best_match([deepest])  # into anyOf/oneOf branches
+        where = ".".join(str(key) for key in error.absolute_path) or "top level"
+        raise SweepError(f"config.yaml: {where}: {error.message}")
 
 
 def check_experiment_datasets(config: dict, known: Collection[str]) -> None:

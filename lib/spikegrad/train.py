@@ -16,19 +16,23 @@ hidden biases before training so that each layer starts at a chosen firing proba
 Files written to ``out_dir`` (each atomically): ``checkpoint.safetensors`` (weights, optimiser state, best
 weights and progress, rewritten every epoch), ``history.csv`` (one row per finished epoch; with the sparse engine
 also ``active_l<k>``, layer k's mean active fraction over the epoch's batches), ``weights.safetensors``
-(the selected weights) and, last, ``metrics.json``; a run is complete only when ``metrics.json`` exists.
-Batch order and augmentation depend only on (seed, epoch), so a resumed run repeats the uninterrupted one
-exactly.
+(the selected weights) and, last, ``metrics.json``; a run is complete only when ``metrics.json`` exists. A run
+holds its directory (:func:`spikegrad.results.claim_run_dir`: a lock, an old ``metrics.json`` removed first) and
+sets aside a checkpoint of another configuration. Batch order and augmentation depend only on (seed, epoch), so
+a resumed run repeats the uninterrupted one exactly.
 """
 
 import json
 import math
+import os
 import time
+import warnings
 from pathlib import Path
 from typing import NamedTuple
 
 import pandas as pd
 import torch
+from safetensors import SafetensorError
 from tqdm.auto import tqdm
 
 from spikegrad import results
@@ -224,17 +228,34 @@ def _prefixed(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.
     return {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
 
 
+def _set_aside(path: Path, reason: str) -> None:
+    stale = path.with_name(f"{path.stem}.stale{path.suffix}")
+    os.replace(path, stale)
+    warnings.warn(f"{path}: {reason}; moved it to {stale.name}, the run starts afresh", stacklevel=3)
+
+
 def load_checkpoint(path: Path, model: torch.nn.Module, opt, identity: dict) -> tuple[dict, dict] | None:
     """Restore model and optimiser from :func:`save_checkpoint`'s file; returns (progress, best weights), or None
-    if there is no checkpoint. Raises ValueError if it was written by a run with another ``identity``."""
+    if there is nothing to resume. A checkpoint written under another ``identity`` (configuration), or one that
+    cannot be read, is set aside as ``checkpoint.stale.safetensors`` with a warning and the run starts afresh."""
     if not path.exists():
         return None
-    tensors, meta = results.load_tensors(path)
-    if meta["identity"] != json.loads(json.dumps(identity)):
-        raise ValueError(f"{path} was written by a run with another configuration; remove it or choose another out_dir")
+    try:
+        tensors, meta = results.load_tensors(path)
+    except (SafetensorError, OSError, json.JSONDecodeError) as err:
+        _set_aside(path, f"unreadable checkpoint ({err})")
+        return None
+    if not isinstance(meta, dict) or meta.get("identity") != json.loads(json.dumps(identity)):
+        _set_aside(path, "checkpoint of another configuration")
+        return None
     model.load_state_dict(_prefixed(tensors, "model."))
     _load_optimizer(opt, tensors, meta["param_groups"])
     return meta, _prefixed(tensors, "best.")
+
+
+def write_history(out_dir: Path, history: list[dict]) -> None:
+    """``history.csv``: one row per finished epoch."""
+    results.write_text(out_dir / "history.csv", pd.DataFrame(history).to_csv(index=False))
 
 
 def _count_changes(model: SNN, x: torch.Tensor, before: list[torch.Tensor], changes: dict) -> None:
@@ -279,16 +300,20 @@ def fit(
 ) -> dict:
     """Train ``model`` on ``train``, select the epoch with the best validation accuracy, test it once.
 
-    Resumes from ``out_dir/checkpoint.safetensors`` when present. ``record`` (config, dataset info, ...) is
-    stored in ``metrics.json`` beside the results. Returns the metrics dict.
+    Resumes from ``out_dir/checkpoint.safetensors`` when present; holds ``out_dir`` for the run
+    (:func:`spikegrad.results.claim_run_dir`). ``record`` (config, dataset info, ...) is stored in
+    ``metrics.json`` beside the results. Returns the metrics dict.
     """
     check_config(cfg)
     if model.spec.readout != readout_for(cfg.loss):
         raise ValueError(
             f"loss {cfg.loss!r} needs a {readout_for(cfg.loss)!r} readout but the network has {model.spec.readout!r}"
         )
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    with results.claim_run_dir(out_dir) as out_dir:
+        return _fit(model, train, validation, test, cfg, out_dir, record, progress)
+
+
+def _fit(model, train, validation, test, cfg: TrainConfig, out_dir: Path, record, progress) -> dict:
     ckpt = out_dir / "checkpoint.safetensors"
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=tuple(cfg.betas))
     history: list[dict] = []
@@ -300,6 +325,7 @@ def fit(
     if restored is not None:
         meta, best_state = restored
         history, best, schedule = meta["history"], meta["best"], meta["schedule"]
+        write_history(out_dir, history)  # the re-run of a killed job may have removed it
 
     bar = tqdm(range(len(history), cfg.epochs), desc=out_dir.name, disable=not progress, unit="epoch")
     for epoch in bar:
@@ -362,7 +388,7 @@ def fit(
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         progress_meta = {"history": history, "best": best, "schedule": schedule, "identity": identity}
         save_checkpoint(ckpt, model, opt, best_state, progress_meta)
-        results.write_text(out_dir / "history.csv", pd.DataFrame(history).to_csv(index=False))
+        write_history(out_dir, history)
         bar.set_postfix(loss=f"{row['train_loss']:.3f}", val=f"{val['accuracy']:.3f}")
 
     model.load_state_dict(best_state)

@@ -20,7 +20,6 @@ import time
 from pathlib import Path
 from typing import NamedTuple
 
-import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
@@ -28,7 +27,7 @@ from spikegrad import results
 from spikegrad.data import SpikeData
 from spikegrad.eventnet import EventNet
 from spikegrad.losses import FirstSpikeParams, first_spike_loss, spike_count_loss
-from spikegrad.train import SCHEDULES, learning_rate, load_checkpoint, save_checkpoint
+from spikegrad.train import SCHEDULES, learning_rate, load_checkpoint, save_checkpoint, write_history
 
 EVENT_LOSSES = ("ttfs", "spike_count")
 EVAL_BATCH = 256  # samples per evaluation batch: the event loop's cost is per batch, not per sample
@@ -130,10 +129,14 @@ def fit(
     progress: bool = True,
 ) -> dict:
     """Train ``model``, select the epoch with the best validation accuracy, test it once; resumes from
-    ``out_dir/checkpoint.safetensors``. ``record`` is stored in ``metrics.json``. Returns the metrics."""
+    ``out_dir/checkpoint.safetensors`` and holds ``out_dir`` as :func:`spikegrad.train.fit` does. ``record`` is
+    stored in ``metrics.json``. Returns the metrics."""
     check_config(cfg)
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    with results.claim_run_dir(out_dir) as out_dir:
+        return _fit(model, train, validation, test, cfg, out_dir, record, progress)
+
+
+def _fit(model, train, validation, test, cfg: EventTrainConfig, out_dir: Path, record, progress) -> dict:
     ckpt = out_dir / "checkpoint.safetensors"
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     history: list[dict] = []
@@ -144,6 +147,7 @@ def fit(
     if restored is not None:
         meta, best_state = restored
         history, best = meta["history"], meta["best"]
+        write_history(out_dir, history)  # the re-run of a killed job may have removed it
 
     bar = tqdm(range(len(history), cfg.epochs), desc=out_dir.name, disable=not progress, unit="epoch")
     for epoch in bar:
@@ -175,7 +179,7 @@ def fit(
             best = {"epoch": epoch + 1, "accuracy": val["accuracy"]}
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         save_checkpoint(ckpt, model, opt, best_state, {"history": history, "best": best, "identity": identity})
-        results.write_text(out_dir / "history.csv", pd.DataFrame(history).to_csv(index=False))
+        write_history(out_dir, history)
         bar.set_postfix(loss=f"{row['train_loss']:.3f}", val=f"{val['accuracy']:.3f}")
 
     model.load_state_dict(best_state)

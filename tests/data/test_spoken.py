@@ -4,6 +4,7 @@ import shutil
 import h5py
 import numpy as np
 import pytest
+import torch
 
 from spikegrad.data.shd_format import read_shd
 from spikegrad.data.speech import SAMPLE_RATE
@@ -88,6 +89,16 @@ def test_tiny_build_deterministic():
         assert np.all(np.diff(times[k]) >= 0) and times[k].max() < 1.3
     c = build_spoken("spoken-digits", "train", n_speakers=1, seed=4, progress=False, labels=[7])
     assert not np.array_equal(c[0][0][:100], times[0][:100])
+
+
+def test_build_does_not_depend_on_the_callers_thread_count():
+    built, before = {}, torch.get_num_threads()
+    for threads in (1, 4):
+        torch.set_num_threads(threads)
+        built[threads] = build_spoken("spoken-digits", "train", n_speakers=1, seed=3, progress=False, labels=[7])
+        assert torch.get_num_threads() == threads  # restored
+    torch.set_num_threads(before)
+    assert np.array_equal(built[1][0][0], built[4][0][0]) and np.array_equal(built[1][1][0], built[4][1][0])
 
 
 def test_files_layout_and_read_shd(tiny_root):

@@ -35,6 +35,7 @@ two builds with the same arguments write identical files. Files: ``root/<name>/<
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
@@ -204,6 +205,20 @@ def utterance(
     return wave.astype(np.float32)
 
 
+@contextlib.contextmanager
+def _one_thread():
+    """torch's CPU FFTs round differently with each thread count: the cochlea runs on one thread, so that a set
+    does not depend on the machine that built it."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def build_spoken(
     name: str,
     split: str,
@@ -237,13 +252,14 @@ def build_spoken(
         raise ValueError(f"labels must lie in [0, {len(words)}), got {list(chosen)}")
     jobs = [(s, r, k) for s in speakers_for(split, n_speakers, seed, params) for r in range(repeats) for k in chosen]
     times, units, ys, speakers = [], [], [], []
-    for speaker, r, k in tqdm(jobs, desc=f"{name}/{split}", disable=not progress, unit="utt"):
-        wave = utterance(name, k, speaker, r, seed, params)
-        t, u = cochlea(wave, SAMPLE_RATE, cp, seed=[seed, _SPIKES, speaker.id, k, r], device=device)
-        times.append(t)
-        units.append(u)
-        ys.append(k)
-        speakers.append(speaker.id)
+    with _one_thread():
+        for speaker, r, k in tqdm(jobs, desc=f"{name}/{split}", disable=not progress, unit="utt"):
+            wave = utterance(name, k, speaker, r, seed, params)
+            t, u = cochlea(wave, SAMPLE_RATE, cp, seed=[seed, _SPIKES, speaker.id, k, r], device=device)
+            times.append(t)
+            units.append(u)
+            ys.append(k)
+            speakers.append(speaker.id)
     return times, units, np.asarray(ys, dtype=np.int64), list(words), np.asarray(speakers, dtype=np.int64)
 
 
