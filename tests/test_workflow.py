@@ -113,6 +113,14 @@ def test_malformed_sweep_table_is_reported_with_file_and_row(tmp_path):
     assert "train_smoke.tsv row 2: lr must be a positive finite number, got '-0.1'" in run.stdout + run.stderr
 
 
+@pytest.mark.parametrize("caption", sorted((REPO / "report").glob("*.rst")), ids=lambda p: p.stem)
+def test_report_captions_render_without_errors(caption):
+    import docutils.core
+
+    settings = {"report_level": 5, "halt_level": 2}  # a warning (e.g. |x| read as a substitution) raises
+    docutils.core.publish_string(caption.read_text(), writer="html", settings_overrides=settings)
+
+
 def test_notebooks_are_stored_without_outputs_and_have_a_parameters_cell():
     for path in (REPO / "notebooks").glob("*.ipynb"):
         nb = nbformat.read(path, as_version=4)
