@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import nbformat
 import papermill
 import pytest
 
@@ -44,6 +45,46 @@ def test_unknown_parameter_is_refused_before_any_kernel_starts(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def notebook_with(parameters_source: str, tmp_path: Path, kernelspec: bool = True) -> Path:
+    """A two-cell notebook: the parameters cell, then a cell that records ``x``."""
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell(parameters_source)
+    cell.metadata["tags"] = ["parameters"]
+    nb.cells = [cell, nbformat.v4.new_code_cell("print('x =', x)")]
+    if kernelspec:
+        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    path = tmp_path / "nb.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [("{not json", "not a valid Jupyter notebook (Notebook does not appear to be JSON"),
+     ('{"cells": 3}', "not a valid Jupyter notebook ("),
+     ("x = (1,", "parameters cell line 1: ")],
+    ids=["not_json", "wrong_schema", "parameters_syntax"],
+)  # fmt: skip
+def test_broken_notebooks_are_refused_in_one_line(tmp_path, content, message):
+    path = tmp_path / "nb.ipynb"
+    if content.startswith("{"):
+        path.write_text(content)
+    else:
+        notebook_with(content, tmp_path)
+    run = runner(str(path), "out.ipynb", cwd=tmp_path)
+    assert run.returncode == 1 and "Traceback" not in run.stderr, run.stderr[-2000:]
+    assert last_line(run).startswith(f"error: {path}: {message}"), last_line(run)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["nb.ipynb"]
+
+
+def test_a_notebook_without_kernelspec_runs_on_python3(tmp_path):
+    path = notebook_with("x = 1", tmp_path, kernelspec=False)
+    run = runner(str(path), "out.ipynb", "-p", "x", "7", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr[-2000:]
+    outputs = nbformat.read(tmp_path / "out.ipynb", as_version=4).cells[-1].outputs
+    assert outputs[0].text.strip() == "x = 7"
+
+
 def bad_input_cases(tmp_path: Path) -> dict[str, tuple[list[str], str]]:
     """name -> (runner parameters, what the one error line must say)."""
     for path in prepare("yinyang", tmp_path / "corrupt"):
@@ -81,6 +122,19 @@ def test_bad_inputs_give_one_line_errors_and_no_output(tmp_path):
         out = tmp_path / name / "train.ipynb"
         assert not out.exists() and (out.parent / "train.failed.ipynb").exists(), name
         assert not (out.parent / "metrics.json").exists(), name
+
+
+def test_every_notebook_refuses_an_unusable_device_before_loading_data(tmp_path):
+    runs = {}
+    for notebook in NOTEBOOKS:  # concurrently: each starts a kernel
+        command = [sys.executable, "-m", "spikegrad.notebook", str(notebook), f"{notebook.stem}/out.ipynb",
+                   "-p", "device", "cuda:99", "-p", "dataset", "shd", "--no-progress"]  # fmt: skip
+        runs[notebook] = subprocess.Popen(command, cwd=tmp_path, stderr=subprocess.PIPE, text=True)
+    for notebook, process in runs.items():
+        stderr = process.communicate(timeout=300)[1]
+        line = stderr.strip().splitlines()[-1]
+        assert process.returncode == 1 and "Traceback" not in stderr, stderr[-2000:]
+        assert line.startswith(f"error: {notebook}: ValueError: device 'cuda:99' is not available: "), line
 
 
 def test_a_successful_run_writes_the_notebook_and_no_leftovers(tmp_path):

@@ -3,7 +3,8 @@
     python -m spikegrad.notebook notebooks/train.ipynb out.ipynb -p lr 0.01 -y '{"epochs": 3}'
 
 - a parameter the notebook's ``parameters`` cell does not assign is refused before any kernel starts (plain
-  papermill only warns and runs with the default);
+  papermill only warns and runs with the default), and so is a file that is not a valid notebook;
+- a notebook without kernel metadata runs on the ``python3`` kernel;
 - the executed notebook appears at OUTPUT only when every cell ran: it is written to a temporary file beside it
   and renamed at the end, so a killed or failed run never leaves an OUTPUT that looks complete;
 - a cell that raises gives one line, ``error: <notebook>: <Exception>: <message>``, and exit status 1; the executed
@@ -28,14 +29,31 @@ class NotebookError(ValueError):
     """A notebook that cannot be run as asked; the message names the notebook."""
 
 
+def read_notebook(notebook: Path) -> nbformat.NotebookNode:
+    """The notebook at ``notebook`` (format 4, schema-checked); :class:`NotebookError` if it is missing or not one."""
+    if not Path(notebook).is_file():
+        raise NotebookError(f"{notebook}: notebook not found")
+    try:
+        nb = nbformat.read(notebook, as_version=4)
+        nbformat.validate(nb)
+    except (OSError, ValueError, TypeError, KeyError, AttributeError, nbformat.ValidationError) as err:
+        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise NotebookError(f"{notebook}: not a valid Jupyter notebook ({reason})") from None
+    return nb
+
+
 def declared_parameters(notebook: Path) -> list[str]:
     """Names assigned in the cell tagged ``parameters`` (parsed as Python, so comments cannot hide one)."""
-    nb = nbformat.read(notebook, as_version=4)
+    nb = read_notebook(notebook)
     cells = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
     if len(cells) != 1:
         raise NotebookError(f"{notebook}: needs exactly one cell tagged 'parameters', found {len(cells)}")
+    try:
+        body = ast.parse(cells[0].source).body
+    except SyntaxError as err:
+        raise NotebookError(f"{notebook}: parameters cell line {err.lineno}: {err.msg}") from None
     names = []
-    for statement in ast.parse(cells[0].source).body:
+    for statement in body:
         targets = statement.targets if isinstance(statement, ast.Assign) else [getattr(statement, "target", None)]
         names += [t.id for t in targets if isinstance(t, ast.Name)]
     return names
@@ -83,15 +101,15 @@ def run(notebook: Path, output: Path, parameters: dict, progress: bool = True) -
     from papermill.exceptions import PapermillExecutionError
 
     notebook, output = Path(notebook), Path(output)
-    if not notebook.is_file():
-        raise NotebookError(f"{notebook}: notebook not found")
     check_parameters(notebook, parameters)
+    bare = not read_notebook(notebook).metadata.get("kernelspec")  # papermill needs a kernel name and language
+    kernel = {"kernel_name": "python3", "language": "python"} if bare else {}
     output.parent.mkdir(parents=True, exist_ok=True)
     tmp = output.with_name(f".{output.stem}.running.ipynb")
     failed = failed_path(output)
     failed.unlink(missing_ok=True)
     try:
-        papermill.execute_notebook(notebook, tmp, parameters=parameters, progress_bar=progress)
+        papermill.execute_notebook(notebook, tmp, parameters=parameters, progress_bar=progress, **kernel)
     except (PapermillExecutionError, DeadKernelError) as err:
         if tmp.exists():
             os.replace(tmp, failed)

@@ -85,6 +85,14 @@ def test_cli_bad_name(tmp_path):
     assert not (tmp_path / "nope").exists()
 
 
+def test_cli_unwritable_root_is_one_line(tmp_path):
+    (tmp_path / "file").write_text("not a folder")
+    result = run_cli("prepare", "yinyang", "--root", str(tmp_path / "file" / "data"), cwd=tmp_path)
+    assert result.returncode == 2 and result.stdout == "" and "Traceback" not in result.stderr
+    message = result.stderr.strip().splitlines()
+    assert len(message) == 1 and message[0].startswith("python -m spikegrad.data: error: [Errno 20] Not a directory")
+
+
 def test_cli_refuses_to_download_an_embedded_dataset(tmp_path):
     result = run_cli("download", "digits", "--root", str(tmp_path), cwd=tmp_path)
     assert result.returncode == 2 and "embedded" in result.stderr and "Traceback" not in result.stderr

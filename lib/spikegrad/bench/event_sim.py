@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 
 from spikegrad.bench.timing import machine, median_seconds
+from spikegrad.device import add_device_argument, available_device
 from spikegrad.engines.events import input_stream
 from spikegrad.kernels import event_sim as es
 from spikegrad.results import write_json
@@ -49,7 +50,7 @@ def bench_event_sim(
     installed, of the kernel (module docstring)."""
     if repeats < 1 or ref_repeats < 1:
         raise ValueError(f"repeats and ref_repeats must be at least 1, got {repeats}, {ref_repeats}")
-    device = torch.device(device)
+    device = available_device(device)
     times, channels, weight = make_layer(B, Q, N, n_in, dtype)
     tau_mem = ratio * TAU_SYN
     impls = {"reference": (es.event_sim_ref, torch.device("cpu"), ref_repeats)}
@@ -95,7 +96,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--n-in", type=int, default=784)
     parser.add_argument("--K", type=int, default=30, help="spike slots per neuron")
     parser.add_argument("--ratio", type=int, choices=es.RATIOS, default=2, help="τ_m / τ_s")
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    add_device_argument(parser)
     parser.add_argument("--dtype", choices=["float32", "float64"], default="float32")
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--ref-repeats", type=int, default=3)

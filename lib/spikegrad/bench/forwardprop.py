@@ -27,6 +27,7 @@ from pathlib import Path
 import torch
 
 from spikegrad.bench.timing import machine, median_seconds
+from spikegrad.device import add_device_argument, available_device
 from spikegrad.engines import forwardprop, spiketime
 from spikegrad.engines.events import EventOptions
 from spikegrad.model import LIFParams
@@ -120,7 +121,7 @@ def bench_size(hidden: int, device: torch.device, dtype: torch.dtype, repeats: i
 def bench(sizes: list[int], device: str, dtype: str, repeats: int, budget: int) -> dict:
     if repeats < 1:
         raise ValueError(f"repeats must be at least 1, got {repeats}")
-    device = torch.device(device)
+    device = available_device(device)
     torch_dtype = getattr(torch, dtype)
     return {
         "n_in": N_IN, "n_out": N_OUT, "batch": BATCH, "lif": LIF._asdict(), "options": OPTIONS._asdict(),
@@ -134,7 +135,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, required=True, help="JSON file to write (atomically)")
     parser.add_argument("--sizes", type=int, nargs="+", default=[8, 16, 32, 64, 128], help="hidden sizes h")
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    add_device_argument(parser)
     parser.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument(

@@ -27,6 +27,7 @@ from tqdm import tqdm
 
 from spikegrad.bench import peers
 from spikegrad.bench.timing import machine, median_seconds, peak_bytes
+from spikegrad.device import add_device_argument, available_device
 from spikegrad.results import write_json
 
 ALPHA, THRESHOLD = math.exp(-1 / 10), 1.0  # leak of τ_m = 10 steps; ϑ
@@ -93,7 +94,7 @@ def bench_lif_layer(
     unknown = sorted(set(libraries) - set(peers.LIBRARIES))
     if unknown:
         raise ValueError(f"unknown libraries {unknown}; choose from {sorted(peers.LIBRARIES)}")
-    device = torch.device(device)
+    device = available_device(device)
     result = {
         "workload": "Linear + LIF (Open Neuromorphic benchmark)", "T": T, "B": B, "sizes": sizes,
         "alpha": ALPHA, "threshold": THRESHOLD, "reset": "zero", "input_probability": P_IN, "h_std": H_STD,
@@ -127,7 +128,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--B", type=int, default=16)
     parser.add_argument("--n", type=int, nargs="+", default=[512, 1024, 2048], help="layer sizes")
     parser.add_argument("--libraries", nargs="+", default=list(peers.LIBRARIES), choices=list(peers.LIBRARIES))
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    add_device_argument(parser)
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args(argv)
     try:

@@ -26,6 +26,7 @@ import torch
 
 from spikegrad.bench import roofline
 from spikegrad.bench.timing import machine, median_seconds
+from spikegrad.device import add_device_argument, available_device
 from spikegrad.kernels import lif_scan as ls
 from spikegrad.model import LIFParams, decay_factors
 from spikegrad.results import write_json
@@ -46,7 +47,7 @@ def bench_lif_scan(T: int, B: int, N: int, device: str, dtype: torch.dtype, repe
     layer with LIFParams() neurons."""
     if repeats < 1:
         raise ValueError(f"repeats must be at least 1, got {repeats}")
-    device = torch.device(device)
+    device = available_device(device)
     p, sgp = LIFParams(), SurrogateParams()
     alpha, beta, c = decay_factors(p)
     gen = torch.Generator().manual_seed(0)
@@ -91,7 +92,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--T", type=int, default=500)
     parser.add_argument("--B", type=int, default=16)
     parser.add_argument("--N", type=int, default=1000)
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    add_device_argument(parser)
     parser.add_argument("--dtype", choices=["float32", "float64"], default="float32")
     parser.add_argument("--repeats", type=int, default=20)
     args = parser.parse_args(argv)

@@ -27,6 +27,7 @@ from tqdm.auto import tqdm
 
 from spikegrad.bench.timing import machine, median_seconds, peak_bytes, saved_bytes
 from spikegrad.bench.workload import poisson_inputs
+from spikegrad.device import add_device_argument, available_device
 from spikegrad.engines import EngineOptions, bptt, sparse
 from spikegrad.losses import cross_entropy
 from spikegrad.model import LIFParams, NetworkSpec, WeightInit
@@ -92,7 +93,7 @@ def bench(T, B, n_in, rate_hz, sizes, bands, band_hidden, device, repeats, progr
     """Hidden-size sweep at ``bands[0]`` and B_th sweep at ``band_hidden`` neurons (module docstring)."""
     if repeats < 1 or not sizes or not bands:
         raise ValueError(f"need repeats >= 1 and at least one size and band, got {repeats}, {sizes}, {bands}")
-    device = torch.device(device)
+    device = available_device(device)
     x, y = poisson_inputs(T, B, n_in, rate_hz, LIF.dt, device)
     cases = [("by_hidden", h, bands[0]) for h in sizes] + [("by_band", band_hidden, b) for b in bands[1:]]
     result = {
@@ -116,7 +117,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--bands", type=float, nargs="+", default=[0.2, 0.05, 0.1, 0.25, 0.5, math.inf],
                         help="B_th values: the first for the hidden-size sweep, all at --band-hidden")  # fmt: skip
     parser.add_argument("--band-hidden", type=int, default=400)
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    add_device_argument(parser)
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args(argv)
     result = bench(args.T, args.B, args.n_in, args.rate, args.sizes, args.bands, args.band_hidden, args.device,

@@ -26,6 +26,7 @@ from tqdm.auto import tqdm
 
 from spikegrad.bench.timing import machine, median_seconds, peak_bytes, saved_bytes
 from spikegrad.bench.workload import poisson_inputs
+from spikegrad.device import add_device_argument, available_device
 from spikegrad.losses import cross_entropy
 from spikegrad.model import LIFParams, NetworkSpec, WeightInit
 from spikegrad.network import SNN
@@ -76,7 +77,7 @@ def bench_step(
     """Step time and memory of each engine at T, and memory over ``memory_T`` (module docstring)."""
     if repeats < 1 or T < 1 or B < 1 or min(memory_T, default=1) < 1:
         raise ValueError(f"need repeats, T, B and every memory T >= 1, got {repeats}, {T}, {B}, {memory_T}")
-    device = torch.device(device)
+    device = available_device(device)
     x, y = poisson_inputs(T, B, n_in, rate_hz, dt, device)
     result = {
         "T": T, "B": B, "n_in": n_in, "hidden": hidden, "dt": dt, "input_rate_hz": rate_hz, "resets": ENGINES,
@@ -111,7 +112,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rate", type=float, default=5.0, help="input rate per channel at --T, Hz (SHD: about 5)")
     parser.add_argument("--memory-T", type=int, nargs="*", default=[250, 500, 1000, 2000],
                         help="trial lengths of the memory-over-T curve (none: skip it)")  # fmt: skip
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    add_device_argument(parser)
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args(argv)
     try:

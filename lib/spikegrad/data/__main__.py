@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
             paths = prepare(args.name, args.root, **options)
         else:
             paths = download(args.name, args.root)
-    except ValueError as e:  # also DataError: missing network, corrupt or missing files
+    except (ValueError, OSError) as e:  # also DataError (missing network, corrupt or missing files), unwritable root
         print(f"{parser.prog}: error: {e}", file=sys.stderr)
         return 2
     for path in paths:
