@@ -44,7 +44,11 @@ def read_notebook(notebook: Path) -> nbformat.NotebookNode:
 
 def declared_parameters(notebook: Path) -> list[str]:
     """Names assigned in the cell tagged ``parameters`` (parsed as Python, so comments cannot hide one)."""
-    nb = read_notebook(notebook)
+    return parameter_names(read_notebook(notebook), notebook)
+
+
+def parameter_names(nb: nbformat.NotebookNode, notebook: Path) -> list[str]:
+    """:func:`declared_parameters` of the notebook ``nb`` read from ``notebook`` (named in errors)."""
     cells = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
     if len(cells) != 1:
         raise NotebookError(f"{notebook}: needs exactly one cell tagged 'parameters', found {len(cells)}")
@@ -59,9 +63,10 @@ def declared_parameters(notebook: Path) -> list[str]:
     return names
 
 
-def check_parameters(notebook: Path, parameters: dict) -> None:
-    """Raise :class:`NotebookError` naming the first parameter ``notebook`` does not declare."""
-    declared = declared_parameters(notebook)
+def check_parameters(nb: nbformat.NotebookNode, notebook: Path, parameters: dict) -> None:
+    """Raise :class:`NotebookError` naming the first parameter the notebook ``nb`` (read from ``notebook``) does
+    not declare."""
+    declared = parameter_names(nb, notebook)
     for name in parameters:
         if name not in declared:
             close = difflib.get_close_matches(name, declared, n=1)
@@ -101,8 +106,9 @@ def run(notebook: Path, output: Path, parameters: dict, progress: bool = True) -
     from papermill.exceptions import PapermillExecutionError
 
     notebook, output = Path(notebook), Path(output)
-    check_parameters(notebook, parameters)
-    bare = not read_notebook(notebook).metadata.get("kernelspec")  # papermill needs a kernel name and language
+    nb = read_notebook(notebook)
+    check_parameters(nb, notebook, parameters)
+    bare = not nb.metadata.get("kernelspec")  # papermill needs a kernel name and language
     kernel = {"kernel_name": "python3", "language": "python"} if bare else {}
     output.parent.mkdir(parents=True, exist_ok=True)
     tmp = output.with_name(f".{output.stem}.running.ipynb")
