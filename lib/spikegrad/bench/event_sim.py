@@ -1,5 +1,5 @@
-r"""Benchmark of the event-driven LIF simulator (:mod:`spikegrad.kernels.event_sim`): the Triton kernel (CUDA only)
-against the PyTorch reference on the CPU, for one MNIST-like layer.
+r"""Benchmark of the event-driven LIF simulator (:mod:`spikegrad.kernels.event_sim`): the Numba CPU kernel and
+(CUDA only) the Triton kernel against the PyTorch reference on the CPU, for one MNIST-like layer.
 
 The layer: B samples, each a latency code of Q of the ``n_in`` = 784 pixels spiking once at uniform times in
 [0, ``T_IN``] ms; N neurons with τ_s = 5 ms, τ_m = 2τ_s (``--ratio 1``: τ_m = τ_s), ϑ = 1, K spike slots,
@@ -7,6 +7,9 @@ t_max = 100 ms; weights N(``W_MEAN``, ``W_STD``²), so that a neuron fires a few
 none overflowing K = 30). The simulator is compute-bound (its module docstring), so the figures are input events
 (the B·Q input spikes) and output spikes per second, not bytes. Times are medians over ``repeats`` timed calls
 (``ref_repeats`` for the slow reference), after warm-up calls, with the device synchronised around each call.
+Each kernel's speedup over the reference and its agreement with it (spike counts per neuron, spike times,
+overflow flags) are recorded beside the times: ``numba_speedup`` and ``numba_vs_reference``, ``speedup`` and
+``kernel_vs_reference`` (CUDA kernel).
 
 Run: ``python -m spikegrad.bench.event_sim --out results/bench/event_sim.json``
 """
@@ -25,7 +28,7 @@ from spikegrad.results import write_json
 
 TAU_SYN, THETA, T_MAX, T_IN = 5.0, 1.0, 100.0, 50.0  # ms, membrane units, ms, ms
 W_MEAN, W_STD = 0.1, 0.3
-WARMUP = {"kernel": 3, "reference": 1}  # untimed calls before timing (Triton compilation, allocator, caches)
+WARMUP = {"kernel": 3, "numba": 2, "reference": 1}  # untimed calls first (compilation, allocator, caches)
 
 
 def make_layer(B: int, Q: int, N: int, n_in: int, dtype: torch.dtype, seed: int = 0):
@@ -42,24 +45,40 @@ def make_layer(B: int, Q: int, N: int, n_in: int, dtype: torch.dtype, seed: int 
     return times.to(dtype), channels, weight.to(dtype)
 
 
+def agreement(out, ref) -> dict:
+    """How an implementation's (times, currents, overflow) agree with the reference's."""
+    (t_k, _, o_k), (t_r, _, o_r) = out, ref
+    fired, fired_ref = torch.isfinite(t_k), torch.isfinite(t_r)
+    both = fired & fired_ref
+    return {
+        "spikes_equal": bool(torch.equal(fired, fired_ref)),  # the same spikes (slots), times aside
+        "spike_count_mismatch_fraction": (fired.sum(-1) != fired_ref.sum(-1)).float().mean().item(),
+        "max_abs_time_diff_ms": (t_k[both] - t_r[both]).abs().max().item() if both.any() else 0.0,
+        "overflow_equal": bool((o_k == o_r).all()),
+    }
+
+
 def bench_event_sim(
     B: int, Q: int, N: int, n_in: int, K: int, ratio: int, device: str, dtype: torch.dtype, repeats: int,
     ref_repeats: int,
 ) -> dict:  # fmt: skip
-    """Median times (ms), input events/s and output spikes/s of the reference (CPU) and, on CUDA with triton
-    installed, of the kernel (module docstring)."""
+    """Median times (ms), input events/s and output spikes/s of the reference (CPU), of the Numba kernel (CPU, with
+    numba installed) and, on CUDA with triton installed, of the Triton kernel (module docstring)."""
     if repeats < 1 or ref_repeats < 1:
         raise ValueError(f"repeats and ref_repeats must be at least 1, got {repeats}, {ref_repeats}")
     device = available_device(device)
     times, channels, weight = make_layer(B, Q, N, n_in, dtype)
     tau_mem = ratio * TAU_SYN
     impls = {"reference": (es.event_sim_ref, torch.device("cpu"), ref_repeats)}
+    if es.event_sim_cpu is not None:
+        impls["numba"] = (es.event_sim_numba, torch.device("cpu"), repeats)
     if device.type == "cuda" and es.triton is not None:
         impls["kernel"] = (es.event_sim, device, repeats)
     result = {
         "B": B, "Q": Q, "N": N, "n_in": n_in, "K": K, "ratio": ratio, "tau_mem": tau_mem, "tau_syn": TAU_SYN,
         "theta": THETA, "t_max": T_MAX, "dtype": str(dtype).removeprefix("torch."),
         "repeats": repeats, "ref_repeats": ref_repeats, "warmup": WARMUP, "block_n": es.BLOCK_N,
+        "numba_block": es.event_sim_cpu.BLOCK if es.event_sim_cpu else None,
         "input_events": int(torch.isfinite(times).sum()),
         **machine(device),
     }  # fmt: skip
@@ -74,16 +93,10 @@ def bench_event_sim(
             "output_spikes_per_s": spikes / (t_ms / 1e3), "output_spikes": spikes,
             "spikes_per_neuron": spikes / (B * N), "overflow_fraction": overflow.float().mean().item(),
         }  # fmt: skip
-    if "kernel" in outputs:
-        (t_k, _, o_k), (t_r, _, o_r) = outputs["kernel"], outputs["reference"]
-        both = torch.isfinite(t_k) & torch.isfinite(t_r)
-        counts_differ = torch.isfinite(t_k).sum(-1) != torch.isfinite(t_r).sum(-1)
-        result["speedup"] = result["reference"]["ms"] / result["kernel"]["ms"]  # CUDA kernel over CPU reference
-        result["kernel_vs_reference"] = {
-            "spike_count_mismatch_fraction": counts_differ.float().mean().item(),
-            "max_abs_time_diff_ms": (t_k[both] - t_r[both]).abs().max().item() if both.any() else 0.0,
-            "overflow_equal": bool((o_k == o_r).all()),
-        }
+    for name, prefix in (("numba", "numba_"), ("kernel", "")):
+        if name in outputs:
+            result[f"{prefix}speedup"] = result["reference"]["ms"] / result[name]["ms"]
+            result[f"{name}_vs_reference"] = agreement(outputs[name], outputs["reference"])
     return result
 
 

@@ -39,7 +39,7 @@ from typing import NamedTuple
 
 import torch
 
-from spikegrad.kernels.event_sim import RATIOS, event_sim_forward
+from spikegrad.kernels.event_sim import RATIOS, event_sim_forward, stream_order
 from spikegrad.model import LIFParams, check_params
 
 SLOPE_FLOOR = 1e-9  # V̇_k ≥ SLOPE_FLOOR·ϑ/τ_m: guards 1/V̇ at grazing crossings (never reached in the tests)
@@ -81,8 +81,7 @@ def input_stream(in_times: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         raise ValueError(f"input spike times must be [B, N_in, K_in], got shape {tuple(in_times.shape)}")
     B, _, K_in = in_times.shape
     flat = in_times.reshape(B, -1)
-    n = int(torch.isfinite(flat).sum(1).max().item()) if flat.numel() else 0
-    order = torch.argsort(flat.detach(), dim=1, stable=True)[:, : max(n, 1)]
+    order = stream_order(flat.detach())
     return flat.gather(1, order), order // K_in
 
 

@@ -16,15 +16,24 @@ With g_k = −Ē_k / V̇_k the gradients are
 .. math::
 
     \frac{\partial L}{\partial w_{nj}} = \sum_k g_k \sum_{f:\, t_j^f < t_k} \kappa(t_k - t_j^f), \qquad
-    \frac{\partial L}{\partial t_j^f} = -\sum_n w_{nj} \sum_{k:\, t_k > t_j^f} g_k\, \kappa'(t_k - t_j^f),
+    \frac{\partial L}{\partial t_j^f} = -\sum_n w_{nj} \sum_{k:\, t_k > t_j^f} g_k\, \kappa'(t_k - t_j^f).
 
-evaluated for all (post spike, input spike) pairs of a sample at once, in chunks of samples that bound memory.
+The backward pass of a layer, :func:`layer_backward`, runs the Numba kernel
+(:mod:`spikegrad.kernels.spiketime_cpu`: per sample and neuron, cost proportional to the (post spike, earlier
+input spike) pairs) for CPU tensors when numba is installed, else the PyTorch reference
+(:func:`layer_backward_ref`: all pairs of a sample at once, in chunks of samples that bound memory).
 """
 
 import torch
 
-from spikegrad.engines.events import EventOptions, finite_grad, kappa, simulate, slope
+from spikegrad.engines.events import SLOPE_FLOOR, EventOptions, finite_grad, kappa, ratio_of, simulate, slope
 from spikegrad.model import LIFParams
+
+try:
+    from spikegrad.kernels import spiketime_cpu
+    from spikegrad.kernels.event_sim_cpu import threads
+except ImportError:  # numba not installed: the reference still works
+    spiketime_cpu = None
 
 PAIR_BUDGET = 1 << 24  # (post spike, input spike) pairs evaluated at once
 
@@ -48,7 +57,7 @@ def contract(g: torch.Tensor, out: torch.Tensor, times: torch.Tensor, lif: LIFPa
     B, N, K = out.shape
     step = max(1, PAIR_BUDGET // max(N * K * times.shape[1], 1))
     parts = []
-    for lo in range(0, B, step):
+    for lo in range(0, max(B, 1), step):  # (one empty chunk when B = 0)
         k, dk = kappa(out[lo : lo + step, :, :, None] - times[lo : lo + step, None, None, :], lif)
         gb = g[lo : lo + step]
         parts.append((torch.einsum("bnk,bnkq->bnq", gb, k), torch.einsum("bnk,bnkq->bnq", gb, dk)))
@@ -64,6 +73,46 @@ def weight_and_input_grads(g, out, times, channels, weight, lif):
     return grad_w, grad_t
 
 
+def layer_backward_ref(grad_out, out, current, times, channels, weight, lif: LIFParams):
+    """(∂L/∂t_q [B, Q], ∂L/∂W [N, N_in]) of a layer with output spikes ``out`` and currents ``current`` [B, N, K],
+    input stream ``times``, ``channels`` [B, Q] and weights [N, N_in], from ∂L/∂t_k ``grad_out`` [B, N, K] (None:
+    zero); module docstring."""
+    vdot = slope(current, lif)
+    errors = total_errors(finite_grad(grad_out, out), out, vdot, lif)
+    g = torch.where(torch.isfinite(out), -errors / vdot, torch.zeros_like(errors))
+    grad_w, grad_t = weight_and_input_grads(g, out, times, channels, weight, lif)
+    return grad_t, grad_w
+
+
+def layer_backward_numba(grad_out, out, current, times, channels, weight, lif: LIFParams):
+    """:func:`layer_backward_ref` with the Numba CPU kernel (:mod:`spikegrad.kernels.spiketime_cpu`, on torch's
+    number of threads)."""
+    if weight.device.type != "cpu" or spiketime_cpu is None:
+        raise ValueError("layer_backward_numba needs CPU tensors and numba installed")
+    if weight.dtype not in (torch.float32, torch.float64):
+        raise ValueError(f"weight must be float32 or float64, got {weight.dtype}")
+    ratio = ratio_of(lif)
+    B, N, _ = out.shape
+    grad_out = torch.zeros_like(out) if grad_out is None else grad_out
+    grad_t = torch.zeros_like(times, dtype=weight.dtype)
+    with threads(torch.get_num_threads(), B * N * times.shape[1]):  # ~ the (post spike, input spike) pairs
+        parts = weight.new_zeros(spiketime_cpu.chunks(B), *weight.shape)  # ∂L/∂W per chunk of samples
+        if B * N > 0 and times.shape[1] > 0:
+            spiketime_cpu.layer_backward(
+                *(x.detach().contiguous().numpy() for x in (grad_out, out, current, times, channels, weight)),
+                grad_t.numpy(), parts.numpy(), lif.tau_mem, lif.tau_syn, lif.threshold, ratio,
+                SLOPE_FLOOR * lif.threshold / lif.tau_mem,
+            )  # fmt: skip
+    return grad_t, parts.sum(0)
+
+
+def layer_backward(grad_out, out, current, times, channels, weight, lif: LIFParams):
+    """Dispatch: the Numba kernel for CPU tensors when numba is installed, else the reference."""
+    if spiketime_cpu is not None and weight.device.type == "cpu":
+        return layer_backward_numba(grad_out, out, current, times, channels, weight, lif)
+    return layer_backward_ref(grad_out, out, current, times, channels, weight, lif)
+
+
 class _Layer(torch.autograd.Function):
     @staticmethod
     def forward(ctx, times, weight, channels, out, current, lif):
@@ -74,11 +123,7 @@ class _Layer(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_out):
         times, weight, channels, out, current = ctx.saved_tensors
-        lif = ctx.lif
-        vdot = slope(current, lif)
-        errors = total_errors(finite_grad(grad_out, out), out, vdot, lif)
-        g = torch.where(torch.isfinite(out), -errors / vdot, torch.zeros_like(errors))
-        grad_w, grad_t = weight_and_input_grads(g, out, times, channels, weight, lif)
+        grad_t, grad_w = layer_backward(grad_out, out, current, times, channels, weight, ctx.lif)
         return grad_t, grad_w, None, None, None, None
 
 
