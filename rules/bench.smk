@@ -63,8 +63,8 @@ rule bench_event_sim:
         runtime=60,
         mem_mb=8000,
     shell:
-        "OMP_NUM_THREADS={threads} python -m spikegrad.bench.event_sim --out {output} {params.flags} "
-        "--device {params.device} > {log} 2>&1"
+        "OMP_NUM_THREADS={threads} NUMBA_NUM_THREADS={threads} python -m spikegrad.bench.event_sim --out {output} "
+        "{params.flags} --device {params.device} > {log} 2>&1"
 
 
 rule fig_bench:

@@ -7,7 +7,7 @@ rule prepare_data:
         f"logs/{config['scale']}/data/{{dataset}}.log",
     threads: 1
     shell:
-        "OMP_NUM_THREADS={threads} python -m spikegrad.data prepare {wildcards.dataset} --root {DATA} {params.args} "
+        "OMP_NUM_THREADS={threads} NUMBA_NUM_THREADS={threads} python -m spikegrad.data prepare {wildcards.dataset} --root {DATA} {params.args} "
         "> {log} 2>&1"
 
 

@@ -80,7 +80,7 @@ rule eventprop_train:
         runtime=60 * 12,
         mem_mb=8000,
     shell:
-        "OMP_NUM_THREADS={threads} python -m spikegrad.notebook {input.notebook} {output.notebook} --no-progress {params.args} > {log} 2>&1"
+        "OMP_NUM_THREADS={threads} NUMBA_NUM_THREADS={threads} python -m spikegrad.notebook {input.notebook} {output.notebook} --no-progress {params.args} > {log} 2>&1"
 
 
 rule table_eventprop:

@@ -20,7 +20,7 @@ rule forwardprop_agreement:
         runtime=60,
         mem_mb=4000,
     shell:
-        "OMP_NUM_THREADS={threads} python -m spikegrad.agreement --out {output.table} "
+        "OMP_NUM_THREADS={threads} NUMBA_NUM_THREADS={threads} python -m spikegrad.agreement --out {output.table} "
         "--seeds {params.setting[seeds]} --directions {params.setting[directions]} > {log} 2>&1"
 
 
@@ -38,7 +38,7 @@ rule forwardprop_bench:
         runtime=60,
         mem_mb=16000,
     shell:
-        "OMP_NUM_THREADS={threads} python -m spikegrad.bench.forwardprop --out {output.bench} --sizes {params.sizes} "
+        "OMP_NUM_THREADS={threads} NUMBA_NUM_THREADS={threads} python -m spikegrad.bench.forwardprop --out {output.bench} --sizes {params.sizes} "
         "--repeats {params.repeats} --device {params.device} --dtype float32 > {log} 2>&1"
 
 

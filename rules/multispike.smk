@@ -54,7 +54,7 @@ rule multispike_train:
         runtime=60 * 24,
         mem_mb=16000,
     shell:
-        "OMP_NUM_THREADS={threads} python -m spikegrad.notebook {input.notebook} {output.notebook} --no-progress {params.args} > {log} 2>&1"
+        "OMP_NUM_THREADS={threads} NUMBA_NUM_THREADS={threads} python -m spikegrad.notebook {input.notebook} {output.notebook} --no-progress {params.args} > {log} 2>&1"
 
 
 rule table_multispike:
@@ -87,7 +87,7 @@ rule multispike_convergence:
         runtime=60 * 4,
         mem_mb=8000,
     shell:
-        "OMP_NUM_THREADS={threads} python -m spikegrad.convergence --out {output.table} --step {params.grid[step]} "
+        "OMP_NUM_THREADS={threads} NUMBA_NUM_THREADS={threads} python -m spikegrad.convergence --out {output.table} --step {params.grid[step]} "
         "--repeats {params.grid[repeats]} --epochs {params.grid[epochs]} > {log} 2>&1"
 
 

@@ -54,7 +54,7 @@ rule sparse_train:
         runtime=60 * 24,
         mem_mb=16000,
     shell:
-        "OMP_NUM_THREADS={threads} python -m spikegrad.notebook {input.notebook} {output.notebook} --no-progress {params.args} > {log} 2>&1"
+        "OMP_NUM_THREADS={threads} NUMBA_NUM_THREADS={threads} python -m spikegrad.notebook {input.notebook} {output.notebook} --no-progress {params.args} > {log} 2>&1"
 
 
 rule sparse_bench:
@@ -72,7 +72,8 @@ rule sparse_bench:
         runtime=120,
         mem_mb=32000,
     shell:
-        "OMP_NUM_THREADS={threads} python -m spikegrad.bench.sparse --out {output.bench} --T {params.b[T]} "
+        "OMP_NUM_THREADS={threads} NUMBA_NUM_THREADS={threads} python -m spikegrad.bench.sparse --out {output.bench} "
+        "--T {params.b[T]} "
         "--B {params.b[B]} --sizes {params.sizes} --bands {params.bands} --band-hidden {params.b[band_hidden]} "
         "--repeats {params.b[repeats]} --device {params.device} > {log} 2>&1"
 

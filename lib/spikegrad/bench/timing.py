@@ -54,13 +54,22 @@ def peak_bytes(fn: Callable[[], object], device: torch.device) -> int:
     return max(itertools.accumulate(nbytes for _, nbytes in events), default=0)
 
 
+def stored_bytes(t: torch.Tensor) -> int:
+    """Bytes a tensor holds: its elements, or for a sparse tensor its values and indices."""
+    if t.layout == torch.sparse_coo:
+        return stored_bytes(t._values()) + stored_bytes(t._indices())
+    if t.layout == torch.sparse_csr:
+        return sum(stored_bytes(x) for x in (t.values(), t.crow_indices(), t.col_indices()))
+    return t.numel() * t.element_size()
+
+
 def saved_bytes(fn) -> tuple[int, object]:
     """(bytes autograd saves while running ``fn``, not counting the trainable leaves it is given (weights, the layer
     input): the activations kept for backward; ``fn``'s result)."""
     sizes = []
 
     def pack(t):
-        sizes.append(0 if t.is_leaf and t.requires_grad else t.numel() * t.element_size())
+        sizes.append(0 if t.is_leaf and t.requires_grad else stored_bytes(t))
         return t
 
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):

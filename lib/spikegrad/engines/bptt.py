@@ -1,8 +1,10 @@
 """Dense backpropagation through time with a surrogate gradient (equations: :mod:`spikegrad.model`).
 
-Feed-forward layers project all time steps at once (h = x Wᵀ) and run the time loop as one autograd Function,
-:class:`LIFScan`, whose forward and reverse scans are the kernels in :mod:`spikegrad.kernels.lif_scan`
-(Triton on CUDA, PyTorch elsewhere). It stores the pre-reset voltage U [T, B, N] for the backward pass.
+Every layer projects all time steps of its input at once, h = x Wᵀ, event-driven when x is sparse spikes
+(:func:`spikegrad.kernels.spike_linear.spike_linear` sums the non-zero inputs only). Feed-forward layers run
+the time loop as one autograd Function, :class:`LIFScan`, whose forward and reverse scans are the kernels in
+:mod:`spikegrad.kernels.lif_scan` (Triton on CUDA, Numba on the CPU). It stores the pre-reset voltage
+U [T, B, N] for the backward pass.
 Recurrent layers, whose input depends on their own last spikes, run the same steps in
 :class:`RecurrentLIFScan` with a hand-written reverse loop (no autograd graph per step).
 """
@@ -21,6 +23,7 @@ from spikegrad.kernels.lif_scan import (
     lif_step_ref,
     scan_constants,
 )
+from spikegrad.kernels.spike_linear import spike_linear
 from spikegrad.model import LIFParams, crossing_fraction, step_average
 from spikegrad.surrogate import SurrogateParams, pseudo_derivative
 
@@ -103,7 +106,7 @@ def hidden_layer(
     options: EngineOptions = EngineOptions(),
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(z [T, B, N], spike counts [B, N]) of a LIF layer driven by presynaptic spikes x [T, B, N_in]."""
-    h = x @ weight.T
+    h = spike_linear(x, weight)
     if recurrent is None:
         z = LIFScan.apply(h, scan_constants(lif, detach_reset=options.detach_reset), options.surrogate)[0]
     else:
@@ -114,14 +117,15 @@ def hidden_layer(
 def readout(x: torch.Tensor, weight: torch.Tensor, lif: LIFParams, options: EngineOptions = EngineOptions()):
     """Step-averaged membrane voltage Ū [T, B, C] of the non-spiking leaky-integrator readout driven by spikes x
     (:func:`spikegrad.model.step_average`)."""
-    return step_average(LIFScan.apply(x @ weight.T, scan_constants(lif, spiking=False), None)[1], lif)
+    return step_average(LIFScan.apply(spike_linear(x, weight), scan_constants(lif, spiking=False), None)[1], lif)
 
 
 def readout_spikes(x: torch.Tensor, weight: torch.Tensor, lif: LIFParams, options: EngineOptions = EngineOptions()):
     """First-spike times [B, C] (ms, +inf if silent) of a LIF readout: the threshold crossing interpolated inside
     the step n of the first spike, t = (n + f)Δt with f = (ϑ − V_{n−1})/(U_n − V_{n−1}) (as the EventProp engine
     reports it); differentiable through U and, for which step fires first, through the surrogate."""
-    z, u = LIFScan.apply(x @ weight.T, scan_constants(lif, detach_reset=options.detach_reset), options.surrogate)
+    k = scan_constants(lif, detach_reset=options.detach_reset)
+    z, u = LIFScan.apply(spike_linear(x, weight), k, options.surrogate)
     before = torch.cat([torch.ones_like(z[:1]), torch.cumprod(1 - z, dim=0)[:-1]])  # no spike before step n
     first = z * before
     reset = z.detach() if options.detach_reset else z
