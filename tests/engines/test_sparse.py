@@ -64,19 +64,21 @@ def network(recurrent, seed=0, T=40, B=3, sizes=(8, 12, 10, 4)):
     return x, layers, param(sizes[-1], sizes[-2], scale=0.5)
 
 
-def loss_of(spikes, counts, w_out, probe):
-    """A loss that reaches every layer: a random functional of the readout plus a count penalty."""
+def loss_of(spikes, counts, w_out, probe, count_penalty=True):
+    """A loss that reaches every layer: a random functional of the readout plus (``count_penalty``) a count penalty;
+    without it, the hidden layers but the last get their gradient from the next layer alone."""
     u = bptt.readout(spikes[-1], w_out, P)
-    return (u * probe).sum() + 0.1 * sum((n**2).sum() for n in counts)
+    return (u * probe).sum() + (0.1 * sum((n**2).sum() for n in counts) if count_penalty else 0.0)
 
 
 def params_of(layers, w_out):
     return [t for p in layers for t in (p.weight, p.recurrent) if t is not None] + [w_out]
 
 
+@pytest.mark.parametrize("count_penalty", [True, False])
 @pytest.mark.parametrize("recurrent", [False, True])
 @pytest.mark.parametrize("band", [0.05, 0.3, 1.0])
-def test_sparse_equals_dense_bptt_with_truncated_surrogate(recurrent, band):
+def test_sparse_equals_dense_bptt_with_truncated_surrogate(recurrent, band, count_penalty):
     x, layers, w_out = network(recurrent)
     out = sparse.hidden_stack(x, layers, P, EngineOptions(SG, active_band=band))
     reference = truncated_stack(x, layers, band)
@@ -86,8 +88,8 @@ def test_sparse_equals_dense_bptt_with_truncated_surrogate(recurrent, band):
     assert all(0.0 < f < 1.0 for f in out.active)  # a proper subset is active
     probe = torch.randn(*out.spikes[-1].shape[:2], w_out.shape[0], generator=torch.Generator().manual_seed(3))
     params = params_of(layers, w_out)
-    got = torch.autograd.grad(loss_of(out.spikes, out.counts, w_out, probe.double()), params)
-    ref_loss = loss_of(reference, [z.sum(0) for z in reference], w_out, probe.double())
+    got = torch.autograd.grad(loss_of(out.spikes, out.counts, w_out, probe.double(), count_penalty), params)
+    ref_loss = loss_of(reference, [z.sum(0) for z in reference], w_out, probe.double(), count_penalty)
     expected = torch.autograd.grad(ref_loss, params)
     for g, e in zip(got, expected, strict=True):
         assert e.abs().max() > 0
@@ -96,6 +98,23 @@ def test_sparse_equals_dense_bptt_with_truncated_surrogate(recurrent, band):
         loss_of(*bptt.hidden_stack(x, layers, P, EngineOptions(SG))[:2], w_out, probe.double()), params
     )
     assert (got[0] - untruncated[0]).abs().max() > 1e-6  # truncation changes the gradient: the test can fail
+
+
+@pytest.mark.parametrize("recurrent", [False, True])
+def test_input_gradient_is_sparse_on_the_upstream_active_set(recurrent):
+    """∂L/∂z of the first layer, fed only to the second: a coalesced sparse COO tensor on the first layer's active
+    set, whose entries equal the truncated-surrogate autograd gradient there."""
+    x, layers, w_out = network(recurrent)
+    out = sparse.hidden_stack(x, layers, P, EngineOptions(SG, active_band=0.3))
+    reference = truncated_stack(x, layers, 0.3)
+    probe = torch.randn(40, 3, w_out.shape[0], generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    got = torch.autograd.grad(loss_of(out.spikes, out.counts, w_out, probe, False), out.spikes[0])[0]
+    expected = torch.autograd.grad(loss_of(reference, [], w_out, probe, False), reference[0])[0]
+    assert got.layout == torch.sparse_coo and got.is_coalesced()
+    assert got._nnz() == round(out.active[0] * got.numel())
+    t, b, i = got.indices()
+    torch.testing.assert_close(got.values(), expected[t, b, i], rtol=1e-10, atol=1e-12)
+    assert expected[t, b, i].abs().max() > 0
 
 
 @pytest.mark.parametrize("recurrent", [False, True])
@@ -155,20 +174,26 @@ def test_unsupported_settings_raise_clear_errors(lif, options, message):
             active_band=options.active_band)  # fmt: skip
 
 
+@pytest.mark.parametrize("count_penalty", [True, False])
+@pytest.mark.parametrize("triton_products", [False, True])
 @pytest.mark.parametrize("recurrent", [False, True])
-def test_triton_kernels_give_the_reference_gradients(recurrent, monkeypatch):
-    """The engine with the Triton launchers (interpreted on the CPU) in place of the PyTorch references."""
+def test_reference_backward_gives_the_kernel_gradients(recurrent, triton_products, count_penalty, monkeypatch):
+    """The engine with the PyTorch references (active set by torch.nonzero; dense δ scan and sparse products, with
+    ``triton_products`` the Triton launchers interpreted on the CPU) in place of the Numba kernels."""
     x, layers, w_out = network(recurrent, T=20)
     probe = torch.randn(20, 3, w_out.shape[0], generator=torch.Generator().manual_seed(4), dtype=torch.float64)
     params = params_of(layers, w_out)
 
     def grads():
         out = sparse.hidden_stack(x, layers, P, EngineOptions(SG, active_band=0.3))
-        return torch.autograd.grad(loss_of(out.spikes, out.counts, w_out, probe), params)
+        return torch.autograd.grad(loss_of(out.spikes, out.counts, w_out, probe, count_penalty), params)
 
     expected = grads()
-    monkeypatch.setattr(sparse, "weight_grad_sparse", sparse_grad.weight_grad)
-    monkeypatch.setattr(sparse, "input_grad_sparse", sparse_grad.input_grad)
-    monkeypatch.setattr(sparse, "DENSE_ABOVE", 1.0)  # the sparse weight product even for dense-ish inputs
+    monkeypatch.setattr(sparse, "layer_backward", sparse_grad.layer_backward_ref)
+    monkeypatch.setattr(sparse, "select", sparse_grad.select_ref)
+    if triton_products:
+        monkeypatch.setattr(sparse_grad, "weight_grad_sparse", sparse_grad.weight_grad)
+        monkeypatch.setattr(sparse_grad, "input_grad_sparse", sparse_grad.input_grad)
+        monkeypatch.setattr(sparse_grad, "DENSE_ABOVE", 1.0)  # the sparse weight product even for dense-ish inputs
     for g, e in zip(grads(), expected, strict=True):
         torch.testing.assert_close(g, e, rtol=1e-10, atol=1e-12)

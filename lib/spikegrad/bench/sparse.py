@@ -7,8 +7,10 @@ Per hidden size and B_th, for each engine:
 
 - ``layer2_backward_ms``: median time of the second hidden layer's backward pass alone (weight and input
   gradients; Perez-Nieves & Goodman's measure), from a retained graph;
-- ``layer2_backward_peak_bytes``: peak memory that backward pass allocates; ``layer2_saved_bytes``: what the
-  layer's forward pass keeps for it (dense: U [T, B, N] and x; sparse: the active set, x and z);
+- ``layer2_backward_peak_bytes``: peak memory that backward pass allocates (sparse: ∂L/∂x is a sparse tensor on
+  the first layer's active set); ``layer2_saved_bytes``: what the layer's forward pass keeps for it (dense:
+  U [T, B, N] and the non-zero inputs; sparse: the active set's indices and U − ϑ, the non-zero inputs and the
+  first layer's active indices);
 - ``step_ms``: median time of a whole training step (forward, loss, backward) of the network; ``forward_ms``.
 
 and the active fraction |A|/(T·B·N) of each hidden layer; B_th = ∞ is written as null. Ratios dense / sparse are

@@ -1,6 +1,7 @@
-r"""The two products of the sparse surrogate-gradient backward pass (:mod:`spikegrad.engines.sparse`) that
-touch only non-zero entries. Rows r = (t, b) flatten the time and batch axes: δ [R, N] is ∂L/∂h of a layer,
-x [R, N_in] its presynaptic spikes and W [N, N_in] its weights.
+r"""The kernels of the sparse surrogate-gradient engine (:mod:`spikegrad.engines.sparse`): the two products of its
+backward pass that touch only non-zero entries, the whole-layer backward pass and the active-set selection. Rows
+r = (t, b) flatten the time and batch axes: δ [R, N] is ∂L/∂h of a layer, x [R, N_in] its presynaptic spikes and
+W [N, N_in] its weights.
 
 - **Weight gradient** over the non-zero inputs only:
 
@@ -28,13 +29,32 @@ s·nnz(x)·N (weight) and 2s·|A|·N (input) for s bytes per element, with 2 flo
 N = 1000 inputs and outputs, 0.7 % input spikes and 2.4 % active, float32): weight gradient 3.6 GB of gathers,
 1.1 ms at an H100's 3.35 TB/s (0.75 ms on an H200), input gradient 24 GB, 7 ms (5 ms), mostly served by L2
 (δ and W rows of 4 KB are re-read); flops/peak 0.01 / 0.09 ms. Measured fraction: not measured yet (no GPU lent).
+
+**Whole-layer backward** (``layer_backward``: the sparse engine's backward pass of one layer, from ∂L/∂z and
+the events its forward pass kept, to ∂L/∂x, ∇W and ∇W_rec; equations in :mod:`spikegrad.engines.sparse`).
+Events are row-compressed (:class:`RowEvents`, CSR over rows r = t·B + b). The reference
+``layer_backward_ref`` scans δ [T, B, N] densely (:func:`spikegrad.kernels.lif_scan.lif_scan_backward`; for
+recurrent layers a per-step loop, ``recurrent_delta``) and then forms the products above; the launcher
+``layer_backward_cpu`` runs the Numba kernel of :mod:`spikegrad.kernels.sparse_cpu`, which walks each sample
+backwards with the adjoint state of its N neurons and gathers what needs δ_t at once, never materialising δ.
+The dispatch picks the Numba kernel for CPU tensors when numba is installed, else the reference (on CUDA with
+the Triton kernels above and the Triton LIF scan). ∂L/∂z may come dense or as a sparse COO tensor (what the next
+sparse layer hands back); ∂L/∂x goes out as a sparse COO tensor on the upstream active set.
+
+**Active set** (``select``: the sorted flat indices of |U − ϑ| < B_th, U − ϑ there and the spikes U ≥ ϑ as
+:class:`RowEvents`): reference ``select_ref`` by torch.nonzero; launcher ``select_cpu``, two parallel passes over
+the rows of U in :mod:`spikegrad.kernels.sparse_cpu` (count, then fill), identical output.
 """
 
+import math
 import warnings
+from typing import NamedTuple
 
 import torch
 
 from spikegrad.kernels.launch import check_launch
+from spikegrad.kernels.lif_scan import ScanConstants, lif_scan_backward
+from spikegrad.kernels.spike_linear import spike_rows
 
 try:
     import triton
@@ -42,9 +62,17 @@ try:
 except ImportError:  # e.g. macOS: the references still work
     triton = None
 
+try:
+    import numba
+
+    from spikegrad.kernels import sparse_cpu
+except ImportError:  # numba not installed: the reference still works
+    sparse_cpu = None
+
 BLOCK_J = 32  # outputs per program (both kernels)
 BLOCK_K = 32  # non-zero inputs gathered at once (weight gradient)
 BLOCK_A = 64  # sampled entries per program (input gradient)
+DENSE_ABOVE = 0.25  # reference: use the dense product δᵀx when more than this fraction of x is non-zero
 
 if triton is not None:
     # `while` loops: the Triton 3.6 interpreter cannot take range() of a runtime integer under NumPy >= 2.4
@@ -193,3 +221,244 @@ def input_grad_sparse(delta: torch.Tensor, weight: torch.Tensor, index: torch.Te
     if triton is not None and delta.is_cuda:
         return input_grad(delta, weight, index)
     return input_grad_ref(delta, weight, index)
+
+
+class RowEvents(NamedTuple):
+    """The non-zeros of a matrix [R, M] row by row (CSR): row r holds columns ``col[ptr[r]:ptr[r + 1]]`` with
+    values ``val``."""
+
+    ptr: torch.Tensor  # [R + 1] int64
+    col: torch.Tensor  # [nnz] int64
+    val: torch.Tensor  # [nnz]
+    n_cols: int  # M
+
+    def dense(self) -> torch.Tensor:
+        """The matrix [R, M]."""
+        with warnings.catch_warnings():  # "CSR support is in beta"
+            warnings.simplefilter("ignore", UserWarning)
+            shape = (len(self.ptr) - 1, self.n_cols)
+            return torch.sparse_csr_tensor(self.ptr, self.col, self.val, shape, check_invariants=False).to_dense()
+
+
+def row_events(csr: torch.Tensor) -> RowEvents:
+    """:class:`RowEvents` of a sparse CSR tensor [R, M]."""
+    return RowEvents(csr.crow_indices(), csr.col_indices(), csr.values(), csr.shape[1])
+
+
+def _check_select(u: torch.Tensor) -> None:
+    if u.dim() != 2 or u.dtype not in (torch.float32, torch.float64):
+        raise ValueError(f"u must be a 2-D float32/float64 tensor [R, N], got {u.dtype} {tuple(u.shape)}")
+
+
+def select_ref(
+    u: torch.Tensor, theta: float, band: float, spikes: bool
+) -> tuple[torch.Tensor, torch.Tensor, RowEvents | None]:
+    """(sorted flat index of the active set |U − ϑ| < B_th of U [R, N], U − ϑ at it, and for ``spikes`` the spikes
+    U ≥ ϑ as :class:`RowEvents`; else None), with torch.nonzero."""
+    _check_select(u)
+    v = (u - theta).flatten()
+    index = (v.abs() < band).nonzero().squeeze(1)
+    return index, v[index], row_events(spike_rows((u >= theta).to(u.dtype))) if spikes else None
+
+
+def select_cpu(
+    u: torch.Tensor, theta: float, band: float, spikes: bool
+) -> tuple[torch.Tensor, torch.Tensor, RowEvents | None]:
+    """:func:`select_ref` with the Numba kernels (:func:`~spikegrad.kernels.sparse_cpu.select_count`, then
+    :func:`~spikegrad.kernels.sparse_cpu.select_fill` into outputs of the counted sizes): CPU tensors."""
+    if u.device.type != "cpu" or sparse_cpu is None:
+        raise ValueError("select_cpu needs a CPU tensor and numba installed")
+    _check_select(u)
+    u_np = u.detach().contiguous().numpy()
+    ptrs = torch.zeros(2, u.shape[0] + 1, dtype=torch.int64)
+    sparse_cpu.select_count(u_np, theta, band, ptrs.numpy())
+    n_active, n_spikes = ptrs[:, -1].tolist()
+    index, value = torch.empty(n_active, dtype=torch.int64), u.new_empty(n_active)
+    col = torch.empty(n_spikes if spikes else 0, dtype=torch.int64)
+    sparse_cpu.select_fill(u_np, theta, band, ptrs.numpy(), index.numpy(), value.numpy(), col.numpy())
+    return index, value, RowEvents(ptrs[1], col, u.new_ones(n_spikes), u.shape[1]) if spikes else None
+
+
+def select(
+    u: torch.Tensor, theta: float, band: float, spikes: bool
+) -> tuple[torch.Tensor, torch.Tensor, RowEvents | None]:
+    """:func:`select_ref`'s result from the Numba kernel for CPU tensors when numba is installed, else from the
+    reference."""
+    if sparse_cpu is not None and u.device.type == "cpu":
+        return select_cpu(u, theta, band, spikes)
+    return select_ref(u, theta, band, spikes)
+
+
+def weight_product(delta: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """δᵀx [N, N_in] for δ [R, N], x [R, N_in]: over the non-zeros of x, or dense when x is mostly non-zero."""
+    if torch.count_nonzero(x) > DENSE_ABOVE * x.numel():
+        return delta.T @ x
+    return weight_grad_sparse(delta, x)
+
+
+def recurrent_delta(
+    grad_z: torch.Tensor, index: torch.Tensor, sg: torch.Tensor, w_rec: torch.Tensor, k: ScanConstants
+) -> torch.Tensor:
+    """δ [T, B, N] of a recurrent layer, step by step: the reverse scan with
+    e_t = σ'_A ⊙ (∂L/∂z_t + δ_{t+1} W_rec) evaluated on A_t only."""
+    T, B, N = grad_z.shape
+    step = B * N
+    starts = torch.searchsorted(index, torch.arange(T + 1, device=index.device) * step).tolist()
+    delta = torch.empty_like(grad_z)
+    a_v = a_i = torch.zeros(B, N, dtype=grad_z.dtype, device=grad_z.device)
+    for t in reversed(range(T)):
+        g_u = a_v.clone()
+        lo, hi = starts[t], starts[t + 1]
+        if hi > lo:
+            local = index[lo:hi] - t * step
+            g = grad_z[t].flatten()[local]
+            if t + 1 < T:
+                g = g + input_grad_sparse(delta[t + 1], w_rec, local)
+            g_u.view(-1).index_add_(0, local, g * sg[lo:hi])
+        delta[t] = k.c * g_u + k.beta * a_i
+        a_v, a_i = k.alpha * g_u, delta[t]
+    return delta
+
+
+def _check_layer(grad_z, index, sg, x: RowEvents, weight, upstream, w_rec, spikes: RowEvents | None) -> None:
+    """Shapes, dtypes and devices of a layer backward's arguments (``layer_backward``)."""
+    if grad_z.dim() != 3 or grad_z.dtype not in (torch.float32, torch.float64):
+        raise ValueError(f"grad_z must be a float32/float64 tensor [T, B, N], got {grad_z.dtype} {tuple(grad_z.shape)}")
+    T, B, N = grad_z.shape
+    if (w_rec is None) != (spikes is None):
+        raise ValueError("a recurrent layer needs both w_rec and its spikes; a feed-forward layer neither")
+    for name, t, shape in (("weight", weight, (N, x.n_cols)), ("w_rec", w_rec, (N, N))):
+        if t is not None and tuple(t.shape) != shape:
+            raise ValueError(f"{name} must be {list(shape)}, got {tuple(t.shape)}")
+    floats = [sg, x.val, weight] + ([] if w_rec is None else [w_rec, spikes.val])
+    ints = [index, x.ptr, x.col] + ([] if upstream is None else [upstream])
+    ints += [] if w_rec is None else [spikes.ptr, spikes.col]
+    if any(t.dtype != grad_z.dtype or t.device != grad_z.device for t in floats):
+        raise ValueError(f"sg, weights and event values must match grad_z's dtype and device ({grad_z.dtype})")
+    if any(t.dtype != torch.int64 or t.device != grad_z.device or t.dim() != 1 for t in ints):
+        raise ValueError("indices and row pointers must be 1-D int64 tensors on grad_z's device")
+    if len(index) != len(sg) or len(x.ptr) != T * B + 1 or (w_rec is not None and len(spikes.ptr) != T * B + 1):
+        raise ValueError(f"need one σ' per active entry and T·B + 1 = {T * B + 1} row pointers per event list")
+
+
+def _sampled(values: torch.Tensor, coords: torch.Tensor, shape) -> torch.Tensor:
+    """The sparse COO tensor of ``shape`` with ``values`` at the sorted, distinct ``coords`` [3, nnz]."""
+    return torch.sparse_coo_tensor(coords, values, shape, is_coalesced=True, check_invariants=False)
+
+
+def layer_backward_ref(
+    grad_z: torch.Tensor,
+    index: torch.Tensor,
+    sg: torch.Tensor,
+    x: RowEvents,
+    weight: torch.Tensor,
+    upstream: torch.Tensor | None,
+    w_rec: torch.Tensor | None,
+    spikes: RowEvents | None,
+    k: ScanConstants,
+    needs: tuple[bool, bool, bool],
+) -> tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]:
+    """(∂L/∂x [T, B, N_in], ∇W [N, N_in], ∇W_rec [N, N]) of a sparse layer, each None unless ``needs`` it.
+
+    Inputs: ∂L/∂z [T, B, N] (dense, or sparse COO), the sorted flat active index A into [T, B, N] with σ'_A at it,
+    the inputs x and (recurrent) the layer's spikes z as :class:`RowEvents` over rows t·B + b. ∂L/∂x is sampled on
+    the sorted flat ``upstream`` index into [T, B, N_in], as a coalesced sparse COO tensor (zero elsewhere), or
+    dense for ``upstream`` None. Reference: dense δ [T, B, N] and the products of this module."""
+    _check_layer(grad_z, index, sg, x, weight, upstream, w_rec, spikes)
+    T, B, N = grad_z.shape
+    rows, n_in = T * B, weight.shape[1]
+    grad_z = grad_z.to_dense() if grad_z.is_sparse else grad_z
+    if w_rec is None:
+        delta = grad_z.new_zeros(T * B * N)
+        delta[index] = grad_z.reshape(-1)[index] * sg  # e, overwritten by δ in place
+        delta = delta.view(T, B, N)
+        lif_scan_backward(None, delta, delta, None, k.alpha, k.beta, k.c, math.inf, "subtract", out=delta)
+    else:
+        delta = recurrent_delta(grad_z, index, sg, w_rec, k)
+    flat = delta.view(rows, N)
+    grad_x = grad_w = grad_rec = None
+    if needs[0] and upstream is None:
+        grad_x = (flat @ weight).view(T, B, n_in)
+    elif needs[0]:
+        coords = torch.stack([upstream // (B * n_in), upstream // n_in % B, upstream % n_in])
+        grad_x = _sampled(input_grad_sparse(flat, weight, upstream), coords, (T, B, n_in))
+    if needs[1]:
+        grad_w = weight_product(flat, x.dense())
+    if needs[2]:
+        grad_rec = weight_product(delta[1:].reshape(-1, N), spikes.dense()[:-B])
+    return grad_x, grad_w, grad_rec
+
+
+def layer_backward_cpu(
+    grad_z: torch.Tensor,
+    index: torch.Tensor,
+    sg: torch.Tensor,
+    x: RowEvents,
+    weight: torch.Tensor,
+    upstream: torch.Tensor | None,
+    w_rec: torch.Tensor | None,
+    spikes: RowEvents | None,
+    k: ScanConstants,
+    needs: tuple[bool, bool, bool],
+) -> tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]:
+    """:func:`layer_backward_ref` with the Numba kernel (:mod:`spikegrad.kernels.sparse_cpu`): CPU tensors. The
+    samples run in P = min(B, numba threads) chunks, each with its own weight-gradient accumulator, summed here;
+    results are deterministic for a given P. Outputs and work space are torch tensors (counted by the profiler)."""
+    if grad_z.device.type != "cpu" or sparse_cpu is None:
+        raise ValueError("layer_backward_cpu needs CPU tensors and numba installed")
+    _check_layer(grad_z, index, sg, x, weight, upstream, w_rec, spikes)
+    T, B, N = grad_z.shape
+    n_in = weight.shape[1]
+    need_x, need_w, need_rec = needs
+    chunks = max(1, min(B, numba.get_num_threads()))
+    none = index[:0]
+    up = none if upstream is None else upstream
+    g_up = sg.new_zeros(T * B * n_in if upstream is None else len(up)) if need_x else sg[:0]
+    up_coo = torch.empty(3, len(up) if need_x else 0, dtype=torch.int64)
+    grad_w_t = sg.new_zeros((chunks, n_in, N) if need_w else (chunks, 0, 0))
+    grad_rec_t = sg.new_zeros((chunks, N, N) if need_rec else (chunks, 0, 0))
+    if grad_z.is_sparse:
+        grad_z = grad_z.coalesce()
+        t, b, j = grad_z.indices()
+        g_idx, g_val, gz = (t * B + b) * N + j, grad_z.values(), sg[:0]
+    else:
+        g_idx, g_val, gz = none, sg[:0], grad_z.detach().contiguous().view(-1)
+    z = spikes if w_rec is not None else RowEvents(x.ptr[:1], none, sg[:0], N)
+    if any(needs):
+        sparse_cpu.layer_bwd(
+            gz.numpy(), g_idx.numpy(), g_val.numpy(), index.numpy(), sg.detach().contiguous().numpy(),
+            x.ptr.numpy(), x.col.numpy(), x.val.contiguous().numpy(), weight.detach().T.contiguous().numpy(),
+            up.numpy(), (w_rec.detach().T.contiguous() if w_rec is not None else sg.new_zeros(0, 0)).numpy(),
+            z.ptr.numpy(), z.col.numpy(), z.val.contiguous().numpy(), g_up.numpy(), up_coo.numpy(),
+            grad_w_t.numpy(), grad_rec_t.numpy(), torch.empty(3, T * B + 1, dtype=torch.int64).numpy(),
+            sg.new_empty(len(index)).numpy(), T, B,
+            float(k.alpha), float(k.beta), float(k.c), torch.finfo(grad_z.dtype).tiny,
+            grad_z.is_sparse, need_x, upstream is None, need_w, w_rec is not None, need_rec,
+        )  # fmt: skip
+    grad_x = None
+    if need_x:
+        grad_x = g_up.view(T, B, n_in) if upstream is None else _sampled(g_up, up_coo, (T, B, n_in))
+    return (
+        grad_x,
+        grad_w_t.sum(0).T if need_w else None,
+        grad_rec_t.sum(0).T if need_rec else None,
+    )
+
+
+def layer_backward(
+    grad_z: torch.Tensor,
+    index: torch.Tensor,
+    sg: torch.Tensor,
+    x: RowEvents,
+    weight: torch.Tensor,
+    upstream: torch.Tensor | None,
+    w_rec: torch.Tensor | None,
+    spikes: RowEvents | None,
+    k: ScanConstants,
+    needs: tuple[bool, bool, bool],
+) -> tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]:
+    """:func:`layer_backward_ref`'s result from the Numba kernel for CPU tensors when numba is installed, else from
+    the reference (Triton kernels on CUDA)."""
+    if sparse_cpu is not None and grad_z.device.type == "cpu":
+        return layer_backward_cpu(grad_z, index, sg, x, weight, upstream, w_rec, spikes, k, needs)
+    return layer_backward_ref(grad_z, index, sg, x, weight, upstream, w_rec, spikes, k, needs)
