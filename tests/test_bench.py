@@ -19,8 +19,10 @@ def test_training_step_benchmark_writes_json(tmp_path):
     assert result["eventprop"]["hidden_spikes_per_neuron"] == result["bptt"]["hidden_spikes_per_neuron"] > 0
     assert result["eventprop_saved_bytes_ratio"] > 1  # EventProp keeps events, BPTT the voltage traces
     short, long = result["by_T"]
-    assert long["input_rate_hz"] == pytest.approx(short["input_rate_hz"] / 4)  # input spikes held about fixed
-    assert long["bptt"]["saved_bytes"] == pytest.approx(4 * short["bptt"]["saved_bytes"], rel=0.05)  # ∝ T
+    assert long["input_spikes"] == short["input_spikes"] > 0  # the same input spikes, then silence
+    assert long["bptt"]["saved_bytes"] > 2 * short["bptt"]["saved_bytes"]  # the traces grow with T
+    peaks = [entry["eventprop"]["peak_bytes"] for entry in result["by_T"]]
+    assert result["eventprop_peak_over_T"] == pytest.approx(max(peaks) / min(peaks))
     assert result["measured_at"] and result["versions"]["torch"]
 
 
@@ -53,7 +55,11 @@ def test_event_sim_benchmark_writes_json(tmp_path):
     result = json.loads(out.read_text())
     assert result["input_events"] == 12
     assert result["reference"]["ms"] > 0 and result["reference"]["input_events_per_s"] > 0
-    assert "kernel" not in result  # the kernel is timed on CUDA only
+    assert result["numba"]["ms"] > 0 and result["numba_speedup"] > 0  # the CPU kernel beside the reference
+    agreement = result["numba_vs_reference"]
+    assert agreement["spikes_equal"] and agreement["overflow_equal"] and agreement["spike_count_mismatch_fraction"] == 0
+    assert agreement["max_abs_time_diff_ms"] < 1e-3  # float32 rounding
+    assert "kernel" not in result  # the Triton kernel is timed on CUDA only
 
 
 def test_median_seconds_times_each_call_after_the_warmup(monkeypatch):

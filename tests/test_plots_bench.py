@@ -29,7 +29,8 @@ STEP = {**MACHINE, "T": 1000, "B": 32, "hidden": 256, "dt": 1.0,
         "eventprop_peak_bytes_ratio": 1.0,
         "by_T": [{"T": t, "input_spikes": 100, "bptt": MEMORY, "eventprop": MEMORY} for t in (250, 500)]}  # fmt: skip
 REFERENCE = {"device": "cpu", "ms": 4.0, "input_events_per_s": 1e4, "output_spikes_per_s": 5e3}
-EVENT_SIM = {**MACHINE, "B": 2, "Q": 20, "N": 16, "reference": REFERENCE}
+NUMBA = {"device": "cpu", "ms": 0.2, "input_events_per_s": 2e5, "output_spikes_per_s": 1e5}
+EVENT_SIM = {**MACHINE, "B": 2, "Q": 20, "N": 16, "reference": REFERENCE, "numba": NUMBA}
 
 
 def test_figures_draw_every_measured_library_and_engine():
@@ -44,6 +45,7 @@ def test_summary_marks_the_fastest_and_names_missing_libraries():
     assert "| 512 | forward | **10.0** | 20.0 |" in text and "| 1024 | forward | 30.0 | **25.0** |" in text
     assert "- sinabs: not measured (sinabs is not installed)" in text
     assert "| EventProp | 50 | 2.00× |" in text
+    assert "| numba | cpu | 0.2 | 2e+05 | 1e+05 |" in text and "| reference | cpu | 4.0 | 1e+04 | 5e+03 |" in text
 
 
 def test_lif_layer_figure_needs_a_measurement():

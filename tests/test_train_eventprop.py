@@ -92,13 +92,10 @@ def test_spike_changes_count_created_and_deleted_not_moved():
     from spikegrad.network import NetworkOutput
     from spikegrad.train import _count_changes
 
-    before = torch.zeros(5, 1, 3)
-    before[1, 0, 0] = before[2, 0, 1] = before[3, 0, 1] = 1.0  # neuron 0: 1 spike, neuron 1: 2, neuron 2: 0
-    after = torch.zeros(5, 1, 3)
-    after[4, 0, 0] = 1.0  # neuron 0's spike moved; neuron 1 lost both; neuron 2 gained 3
-    after[0, 0, 2] = after[1, 0, 2] = after[2, 0, 2] = 1.0
+    before = torch.tensor([[1.0, 2.0, 0.0]])  # spikes per neuron [B, N] before the update
+    after = torch.tensor([[1.0, 0.0, 3.0]])  # neuron 0's spike moved; neuron 1 lost both; neuron 2 gained 3
     changes = {"created": 0.0, "deleted": 0.0}
-    _count_changes(lambda x: NetworkOutput(None, None, [after], []), None, [before], changes)
+    _count_changes(lambda x: NetworkOutput(None, None, [], [after]), None, [before], changes)
     assert changes == {"created": 3.0, "deleted": 2.0}
 
 

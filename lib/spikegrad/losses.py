@@ -68,7 +68,7 @@ def weighted_mean_over_time(voltage: torch.Tensor, weight: Callable[[torch.Tenso
     """z_k = (1/T) Σ_n w(s_n) U_{n,k} with s_n = (n + 1)/T."""
     steps = voltage.shape[0]
     s = torch.arange(1, steps + 1, dtype=voltage.dtype, device=voltage.device) / steps
-    return torch.einsum("n,nbc->bc", weight(s), voltage) / steps
+    return (weight(s) @ voltage.reshape(steps, -1)).view(voltage.shape[1:]) / steps  # no copy of U
 
 
 def max_over_time(voltage: torch.Tensor) -> torch.Tensor:
@@ -214,7 +214,10 @@ def rate_penalty(counts: list[torch.Tensor], reg: RateRegularizer) -> torch.Tens
 
 def sparsity_penalty(spikes: list[torch.Tensor], target: float) -> torch.Tensor:
     """Σ_layers (⟨z⟩ − target)², ⟨z⟩ the spike probability per step averaged over time, batch and neurons of a
-    layer's spikes z [T, B, N] (Herranz-Celotti & Rouat's sparsity loss; also their initial-rate objective)."""
+    layer's spikes z [T, B, N] (Herranz-Celotti & Rouat's sparsity loss; also their initial-rate objective), a
+    surrogate-gradient loss: it needs the dense spikes of a grid SG engine."""
+    if not all(isinstance(z, torch.Tensor) for z in spikes):
+        raise ValueError("the sparsity loss needs dense spikes z [T, B, N] (engine 'bptt' or 'sparse')")
     return sum((z.mean() - target) ** 2 for z in spikes)
 
 

@@ -83,12 +83,12 @@ def decay_factors(p: LIFParams) -> Decay:
     return Decay(alpha, beta, c)
 
 
-def step_average(u: torch.Tensor, p: LIFParams) -> torch.Tensor:
-    r"""Ū_n = (1/Δt)∫ V dt over step n of a non-spiking LI trace U [T, ...] (U_n = V at the step's end).
+def step_average_coefficients(p: LIFParams) -> tuple[float, float]:
+    r"""(a₁, a₂) with Ū_n = a₁U_n + a₂U_{n−1}: the step average of a non-spiking LI trace (:func:`step_average`).
 
     Over a step, V(s) = e^{−s/τ_m} V_{n−1} + κ(s) I'_n, so Ū_n = p_V V_{n−1} + p_I I'_n with
     p_V = τ_m(1 − α)/Δt, p_I = (1/Δt)∫_0^{Δt} κ = τ_s(τ_m(1 − α) − τ_s(1 − β))/((τ_m − τ_s)Δt)
-    (τ(1 − α(1 + Δt/τ))/Δt if τ_m = τ_s); with I'_n = (U_n − αU_{n−1})/c this is a two-tap filter of U.
+    (τ(1 − α(1 + Δt/τ))/Δt if τ_m = τ_s); with I'_n = (U_n − αU_{n−1})/c, a₁ = p_I/c and a₂ = p_V − αp_I/c.
     """
     alpha, beta, c = decay_factors(p)
     p_v = p.tau_mem * (1 - alpha) / p.dt
@@ -96,8 +96,15 @@ def step_average(u: torch.Tensor, p: LIFParams) -> torch.Tensor:
         p_i = p.tau_mem * (1 - alpha * (1 + p.dt / p.tau_mem)) / p.dt
     else:
         p_i = p.tau_syn * (p.tau_mem * (1 - alpha) - p.tau_syn * (1 - beta)) / ((p.tau_mem - p.tau_syn) * p.dt)
+    return p_i / c, p_v - alpha * p_i / c
+
+
+def step_average(u: torch.Tensor, p: LIFParams) -> torch.Tensor:
+    """Ū_n = (1/Δt)∫ V dt over step n of a non-spiking LI trace U [T, ...] (U_n = V at the step's end), a two-tap
+    filter of U (:func:`step_average_coefficients`)."""
+    a1, a2 = step_average_coefficients(p)
     previous = torch.cat([torch.zeros_like(u[:1]), u[:-1]])
-    return (p_i / c) * u + (p_v - alpha * p_i / c) * previous
+    return a1 * u + a2 * previous
 
 
 def crossing_fraction(v0: torch.Tensor, u: torch.Tensor, threshold: float) -> torch.Tensor:

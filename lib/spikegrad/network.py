@@ -17,9 +17,15 @@ MIN_TAU_MEM, MIN_TAU_SYN = 3.0, 1.0  # ms, lower bounds of trained time constant
 class NetworkOutput(NamedTuple):
     voltage: torch.Tensor | None  # readout membrane voltage U [T, B, C] ("li" readout)
     first_spike: torch.Tensor | None  # readout first-spike times [B, C], ms, +inf if silent ("lif" readout)
-    spikes: list[torch.Tensor]  # hidden spikes z [T, B, N_k], one per hidden layer
+    spikes: list  # hidden spikes per layer: z [T, B, N_k] (grid SG engines) or a SpikeTrain (EventProp; dense_spikes)
     counts: list[torch.Tensor]  # hidden spikes per neuron [B, N_k], differentiable (for rate regularisers)
     active: list[float] | tuple = ()  # sparse engine: per hidden layer, the fraction of entries in the active set
+
+
+def dense_spikes(spikes) -> torch.Tensor:
+    """A hidden layer's spikes as a raster z [T, B, N], whichever engine produced them (EventProp hands event lists,
+    :class:`spikegrad.engines.eventprop.SpikeTrain`, between its layers)."""
+    return spikes.dense() if hasattr(spikes, "dense") else spikes
 
 
 class SNN(nn.Module):

@@ -91,7 +91,7 @@ def training_step(result: dict) -> plt.Figure:
         twin = axes[2].twinx()
         twin.plot(ts, [entry["eventprop"]["hidden_spikes_per_neuron"] for entry in by_t], ":", color="0.4")
         twin.set_ylabel("hidden spikes per neuron (dotted)")
-        axes[2].set(xscale="log", yscale="log", xlabel="T (steps), input spikes fixed", ylabel="memory (MB)")
+        axes[2].set(xscale="log", yscale="log", xlabel="T (steps), the same input spikes", ylabel="memory (MB)")
         axes[2].set_xticks(ts, [str(t) for t in ts])
         axes[2].minorticks_off()
         axes[2].legend(fontsize=7)
@@ -143,7 +143,7 @@ def summary(lif: dict, step: dict, event_sim: dict) -> str:
         memory = [f"{e['saved_bytes'] / MB:.1f}", f"{e['peak_bytes'] / MB:.1f}"]
         lines.append(_row([ENGINE_LABELS[engine], f"{e['step_ms']:.0f}", f"{speedup:.2f}×", *memory, f"{ratio:.2f}×"]))
     if step["by_T"]:
-        lines += ["", "Memory over T at a fixed number of input spikes (MB, saved / peak):", "",
+        lines += ["", "Memory over T with the same input spikes, then silence (MB, saved / peak):", "",
                   _row(["T", "input spikes", "BPTT", "EventProp", "EventProp hidden spikes per neuron"]),
                   _row(["---"] * 5)]  # fmt: skip
         for entry in step["by_T"]:
@@ -156,7 +156,7 @@ def summary(lif: dict, step: dict, event_sim: dict) -> str:
               f"N = {event_sim['N']}; {event_sim['device_name']})", "",
               _row(["implementation", "device", "ms", "input events/s", "output spikes/s"]),
               _row(["---"] * 5)]  # fmt: skip
-    for name in ("kernel", "reference"):
+    for name in ("kernel", "numba", "reference"):
         if name in event_sim:
             e = event_sim[name]
             lines.append(_row([name, e["device"], f"{e['ms']:.1f}", f"{e['input_events_per_s']:.3g}",

@@ -168,7 +168,7 @@ def evaluate(model: SNN, data: SpikeData, cfg: TrainConfig) -> dict:
             n_seen += len(idx)
             loss_sum += loss.item() * len(idx)
             correct += (logits.argmax(-1) == y).sum().item()
-            sums = [z.sum().item() / z.shape[-1] for z in out.spikes]  # per layer: Σ_batch spikes per neuron
+            sums = [n.sum().item() / n.shape[-1] for n in out.counts]  # per layer: Σ_batch spikes per neuron
             per_neuron = sums if per_neuron is None else [a + b for a, b in zip(per_neuron, sums, strict=True)]
             steps = x.shape[0]
     assert n_seen == len(data), f"evaluated {n_seen}/{len(data)} samples"
@@ -260,13 +260,13 @@ def write_history(out_dir: Path, history: list[dict]) -> None:
 
 def _count_changes(model: SNN, x: torch.Tensor, before: list[torch.Tensor], changes: dict) -> None:
     """Add the hidden spikes the last update created and deleted on batch x to ``changes``: per sample and neuron
-    the rise or fall of its spike count (a spike that only moved is neither), summed over layers."""
+    the rise or fall of its spike count [B, N] (a spike that only moved is neither), summed over layers."""
     with torch.no_grad():
-        after = model(x).spikes
-    for old, new in zip(before, after, strict=True):
-        change = (new > 0).sum(0) - (old > 0).sum(0)
-        changes["created"] += change.clamp(min=0).sum().item()
-        changes["deleted"] += (-change).clamp(min=0).sum().item()
+        after = model(x).counts
+        for old, new in zip(before, after, strict=True):
+            change = new - old
+            changes["created"] += change.clamp(min=0).sum().item()
+            changes["deleted"] += (-change).clamp(min=0).sum().item()
 
 
 def _rewire_silent(model: SNN, epoch_counts: list[torch.Tensor], amount: float) -> None:
@@ -356,7 +356,7 @@ def _fit(model, train, validation, test, cfg: TrainConfig, out_dir: Path, record
                 model.clamp_tau()
             schedule["batches"] += 1
             if cfg.track_changes:
-                _count_changes(model, x, out.spikes, changes)
+                _count_changes(model, x, out.counts, changes)
             for total, n in zip(epoch_counts, out.counts, strict=True):
                 total += n.detach().sum(0)
             active = [a + f for a, f in zip(active, out.active, strict=True)] if out.active else active

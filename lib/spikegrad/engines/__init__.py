@@ -1,7 +1,9 @@
 """Gradient engines. Each engine computes the same network forward pass and differs only in how gradients
 flow back. Every engine exposes, built from ``torch.autograd.Function`` s:
 
-- ``hidden_layer(x, weight, recurrent, lif, options) -> (z [T, B, N], counts [B, N])``
+- ``hidden_layer(x, weight, recurrent, lif, options) -> (z, counts [B, N])``: z the layer's spikes, a raster
+  [T, B, N] (bptt, sparse) or per-sample event lists (eventprop: :class:`~spikegrad.engines.eventprop.SpikeTrain`),
+  in the form the same engine's next layer and readout take
 - ``hidden_stack(x, layers, lif, options) -> HiddenOutput`` (every hidden layer; :mod:`~spikegrad.engines.stack`)
 - ``readout(x, weight, lif, options) -> U [T, B, C]`` (non-spiking leaky integrators)
 - ``readout_spikes(x, weight, lif, options) -> first-spike times [B, C]`` (ms, +inf if silent)

@@ -2,9 +2,11 @@ r"""Discrete-grid EventProp: exact event-based adjoint gradients (Wunderlich & P
 the GeNN implementation of Nowotny, Turner & Knight, arXiv 2212.01232).
 
 The forward pass is the grid model of :mod:`spikegrad.model` (zero reset) and stores only spike events (step,
-neuron, τ_m V̇ = I − ϑ at the threshold crossing) in per-neuron buffers (:mod:`spikegrad.kernels.eventprop`),
-never the V or I traces. The backward pass integrates W&P's adjoint (λ = −∂L/∂state, scaled: λ_V = −(1/τ_m)∂L/∂V,
-λ_I = −(1/τ_s)∂L/∂I) backwards in time from λ(T) = 0:
+neuron, τ_m V̇ = I − ϑ at the threshold crossing), never the V or I traces. Spikes travel between layers as
+per-sample event lists (:class:`SpikeTrain`), never as dense rasters, and each layer's forward and backward trial
+is one compiled kernel call (:mod:`spikegrad.kernels.eventprop`: Numba on the CPU, Triton on CUDA) whose
+synaptic work is proportional to the events. The backward pass integrates W&P's adjoint (λ = −∂L/∂state,
+scaled: λ_V = −(1/τ_m)∂L/∂V, λ_I = −(1/τ_s)∂L/∂I) backwards in time from λ(T) = 0:
 
 .. math::
 
@@ -22,10 +24,11 @@ and the weight gradient :math:`\partial L/\partial w_{ji} = -\tau_s \sum_{\text{
 collected only at presynaptic events. :math:`\sum_i w_{ij}(\lambda_V - \lambda_I)_i` is ∂L/∂t_k through the
 targets of spike k; a layer hands it to the layer below as the gradient of that spike.
 
-**Gradient convention.** A LIF layer returns (z, counts, first): spikes z [T, B, N], spikes per neuron [B, N]
-and first-spike times [B, N] (ms, +inf if silent; the threshold crossing interpolated inside its step,
-t = (n + f)Δt, f = (ϑ − V_{n−1})/(U_n − V_{n−1}), so spike-time losses see more than the grid). The gradient arriving at
-z is read as ∂L/∂t_k of each spike (at z = 1; ignored elsewhere), so layers and spike-time losses compose. The
+**Gradient convention.** A LIF layer returns (spikes, counts, first): its spikes as a :class:`SpikeTrain`, spikes
+per neuron [B, N] and first-spike times [B, N] (ms, +inf if silent; the threshold crossing interpolated inside its
+step, t = (n + f)Δt, f = (ϑ − V_{n−1})/(U_n − V_{n−1}), so spike-time losses see more than the grid). The gradient
+arriving at the value of each spike event is read as ∂L/∂t_k of that spike, so layers and spike-time losses
+compose (a dense input raster gets the same per event, zero elsewhere). The
 gradient at ``first`` is added to the first spike's ∂L/∂t; for a silent neuron it is applied at the end of the
 trial as a *phantom spike*, λ_V += (∂L/∂t)/ϑ (Nowotny et al.'s rule for a silent correct output: there is no
 exact gradient of a missing spike). The gradient at ``counts`` uses W&P's spike-count rule (N = Σ_k V(t_k^-)/ϑ):
@@ -47,28 +50,17 @@ grid; Adam is invariant to such constant factors, regulariser strengths are not 
 
 import math
 from contextlib import contextmanager
+from typing import NamedTuple
 
 import torch
 
 from spikegrad.engines.options import EngineOptions
 from spikegrad.engines.stack import HiddenOutput, stack_layers
-from spikegrad.kernels.eventprop import (
-    EventConstants,
-    SpikeBuffer,
-    StepEvents,
-    empty_buffer,
-    neuron_bwd_step,
-    neuron_fwd_step,
-    spiked_at,
-    step_events,
-    synapse_bwd_step,
-)
-from spikegrad.kernels.lif_scan import lif_scan_forward
-from spikegrad.model import LIFParams, decay_factors, step_average
+from spikegrad.kernels.event_lists import EventList, LayerConstants, dense_from_events, sample_of
+from spikegrad.kernels.eventprop import events_from_dense, trial_backward, trial_forward
+from spikegrad.model import LIFParams, decay_factors, step_average_coefficients
 
-CHUNK = 32  # reverse steps whose λ are kept to run their synapse backward together
-GROW_EVERY = 16  # steps between checks whether the spike buffer must grow (max_spikes=None)
-
+GROW_SLOTS = 32  # spike slots per neuron of a first attempt when max_spikes is None (samples that fire more re-run)
 
 _recorders: list[list[dict]] = []
 
@@ -90,215 +82,197 @@ class BufferOverflow(RuntimeError):
     """A neuron fired more often than the fixed spike buffer (``max_spikes``) holds."""
 
 
-def constants(lif: LIFParams, tau: tuple[torch.Tensor, torch.Tensor] | None = None) -> EventConstants:
-    """The step constants of ``lif``, or per neuron ([N] tensors) for trainable time constants ``tau``."""
+class SpikeTrain(NamedTuple):
+    """Spikes of a layer as per-sample event lists; the gradient of ``events.value`` is ∂L/∂t of each spike."""
+
+    events: EventList
+    steps: int  # T
+    units: int  # N
+
+    def dense(self) -> torch.Tensor:
+        """The raster z [T, B, N] (memory T·B·N: for plots and tests)."""
+        return dense_from_events(self.events, self.steps, self.units)
+
+
+def spike_train(x: torch.Tensor | SpikeTrain) -> SpikeTrain:
+    """``x`` itself, or the events of a dense raster x [T, B, N] (differentiable in x where it is non-zero)."""
+    if isinstance(x, SpikeTrain):
+        return x
+    events = events_from_dense(x.detach())
+    if x.requires_grad:
+        events = events._replace(value=x[events.step.long(), sample_of(events), events.unit.long()])
+    return SpikeTrain(events, x.shape[0], x.shape[2])
+
+
+def constants(lif: LIFParams, n: int, like: torch.Tensor, tau=None) -> LayerConstants:
+    """Per-neuron step constants [N] of ``lif``, or of trainable time constants ``tau`` = (τ_m, τ_s) [N]."""
     if lif.reset != "zero":
         raise ValueError(f"EventProp needs the zero reset (V <- 0 at a spike), got reset={lif.reset!r}")
     if tau is None:
         alpha, beta, c = decay_factors(lif)
-        return EventConstants(alpha, beta, c, c * lif.tau_mem / lif.tau_syn, lif.threshold, lif.tau_mem, lif.tau_syn)
+        values = (alpha, beta, c, c * lif.tau_mem / lif.tau_syn, lif.tau_mem, lif.tau_syn)
+        return LayerConstants(*(like.new_full((n,), v) for v in values), lif.threshold)
     tau_mem, tau_syn = (t.detach() for t in tau)
     alpha, beta = torch.exp(-lif.dt / tau_mem), torch.exp(-lif.dt / tau_syn)
     close = (tau_mem - tau_syn).abs() < 1e-6 * tau_mem
     gap = torch.where(close, 1.0, tau_mem - tau_syn)
     c = torch.where(close, lif.dt / tau_mem * alpha, tau_syn / gap * (alpha - beta))
-    return EventConstants(alpha, beta, c, c * tau_mem / tau_syn, lif.threshold, tau_mem, tau_syn)
+    return LayerConstants(alpha, beta, c, c * tau_mem / tau_syn, tau_mem, tau_syn, lif.threshold)
 
 
-def _grow(buf: SpikeBuffer, capacity: int) -> SpikeBuffer:
-    extra = capacity - buf.steps.shape[-1]
-    return SpikeBuffer(
-        torch.nn.functional.pad(buf.steps, (0, extra), value=-1),
-        torch.nn.functional.pad(buf.imv, (0, extra)),
-        buf.count,
-        buf.first,
-    )
+def _exclusive_cumsum(lengths: torch.Tensor) -> torch.Tensor:
+    """[0, l₀, l₀ + l₁, …] (len(lengths) + 1 entries, int64): the offsets of consecutive runs of ``lengths``."""
+    offsets = torch.zeros(len(lengths) + 1, dtype=torch.int64, device=lengths.device)
+    offsets[1:] = torch.cumsum(lengths, 0)
+    return offsets
 
 
-def forward_scan(
-    h: torch.Tensor, recurrent: torch.Tensor | None, k: EventConstants, max_spikes: int | None, traces: bool = False
-):
-    """Spikes z [T, B, N] and the spike buffer of a LIF layer with input currents h [T, B, N].
+def _subset(events: EventList, samples: torch.Tensor) -> EventList:
+    """The events of ``samples`` (sorted sample indices) as an event list of their own."""
+    lengths = events.offsets.diff()[samples]
+    offsets = _exclusive_cumsum(lengths)
+    index = _positions(events.offsets[samples], lengths, offsets)
+    return EventList(offsets, events.step[index], events.unit[index], events.value[index])
 
-    With ``max_spikes=None`` the buffer starts with GROW_EVERY slots per neuron and doubles whenever a neuron
-    could fill it within the next GROW_EVERY steps (one spike per step at most), so it never overflows; with an
-    int, a neuron that fires more often raises :class:`BufferOverflow`. Returns (z, buffer, traces): with
-    ``traces``, the dense (V before, I' after the input) of every step [T, B, N], which only the τ gradients
-    need; else None."""
-    steps, batch, n = h.shape
-    buf = empty_buffer(batch, n, max_spikes if max_spikes is not None else min(steps, GROW_EVERY), h)
-    z = torch.zeros_like(h)
-    v = i = h.new_zeros(batch, n)
-    v_before, i_after = (torch.empty_like(h), torch.empty_like(h)) if traces else (None, None)
-    for t in range(steps):
-        if max_spikes is None and t % GROW_EVERY == 0 and buf.steps.shape[-1] < steps:
-            need = int(buf.count.max()) + GROW_EVERY
-            if need > buf.steps.shape[-1]:
-                buf = _grow(buf, min(steps, max(need, 2 * buf.steps.shape[-1])))
-        h_t = h[t] if recurrent is None or t == 0 else h[t] + z[t - 1] @ recurrent.T
-        if traces:
-            v_before[t], i_after[t] = v, i + h_t
-        z[t], v, i = neuron_fwd_step(h_t, v, i, buf, t, k)
-    most = int(buf.count.max()) if buf.count.numel() else 0
+
+def _positions(starts: torch.Tensor, lengths: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
+    """starts[b] + 0 … lengths[b] − 1 for every b, concatenated (offsets = the exclusive cumsum of lengths)."""
+    within = torch.arange(int(offsets[-1]), device=lengths.device) - torch.repeat_interleave(offsets[:-1], lengths)
+    return torch.repeat_interleave(starts, lengths) + within
+
+
+def forward_trial(inputs: EventList, w_t, rec_t, k: LayerConstants, steps: int, max_spikes: int | None, traces: bool):
+    """(own spikes as an :class:`EventList` with value 1, τ_m V̇ per spike, the forward trial's other outputs) of a
+    LIF layer (:func:`spikegrad.kernels.eventprop.trial_forward`).
+
+    With ``max_spikes=None`` each sample gets room for GROW_SLOTS spikes per neuron and a sample that fired more
+    runs again with room for all of them, so no spike is lost; with an int, a neuron that fires more often raises
+    :class:`BufferOverflow`."""
+    n = w_t.shape[1]
+    capacity = n * (max_spikes if max_spikes is not None else min(steps, GROW_SLOTS))
+    out = trial_forward(inputs, w_t, rec_t, k, steps, capacity, traces=traces)
+    most = int(out.count.max()) if out.count.numel() else 0
     if max_spikes is not None and most > max_spikes:
         raise BufferOverflow(
             f"a neuron fired {most} times but the EventProp spike buffer holds max_spikes={max_spikes}; "
             "raise max_spikes (or leave it None to grow the buffer)"
         )
-    if max_spikes is None and most < buf.steps.shape[-1]:  # keep only the slots in use for the backward pass
-        keep = max(most, 1)
-        buf = SpikeBuffer(buf.steps[..., :keep].clone(), buf.imv[..., :keep].clone(), buf.count, buf.first)
-    return z, buf, (v_before, i_after) if traces else None
-
-
-def backward_scan(
-    k: EventConstants,
-    shape: tuple[int, int, int],
-    events: StepEvents,
-    weight: torch.Tensor,
-    need_grad_x: bool,
-    buf: SpikeBuffer | None = None,
-    recurrent: torch.Tensor | None = None,
-    grad_z: torch.Tensor | None = None,
-    drive: torch.Tensor | None = None,
-    jump: torch.Tensor | None = None,
-    g_first: torch.Tensor | None = None,
-    traces: tuple[torch.Tensor, torch.Tensor, float] | None = None,
-):
-    """Reverse pass of one layer; returns (∂L/∂x [T, B, N_in] or None, ∂L/∂W, ∂L/∂W_rec or None, ∂L/∂τ or None),
-    the last, given ``traces`` = (V before, I' after the input, Δt) of every step, (∂L/∂τ_m, ∂L/∂τ_s) per neuron:
-
-    ∂L/∂τ_m = ∫ λ_V (I − V)/τ_m dt, ∂L/∂τ_s = −∫ λ_I I/τ_s dt (W&P's adjoint; one rectangle per step, at its start).
-
-    The neuron update runs step by step; the feed-forward synapse backward, which does not feed back into it,
-    runs once per CHUNK steps on the λ of those steps (fewer, larger event batches)."""
-    steps, batch, n = shape
-    lam_v = weight.new_zeros(batch, n)
-    lam_i = weight.new_zeros(batch, n)
-    grad_w = torch.zeros_like(weight)
-    grad_rec = torch.zeros_like(recurrent) if recurrent is not None else None
-    grad_x_chunks, chunk_v, chunk_i, chunk_end = [], [], [], steps
-    grad_tau_mem = grad_tau_syn = None
-    if traces is not None:
-        grad_tau_mem, grad_tau_syn = weight.new_zeros(n), weight.new_zeros(n)
-    trace_v, trace_i = [], []
-    ptr = None
-    if buf is not None:
-        ptr = buf.count.clamp(max=buf.steps.shape[-1]) - 1
-        if g_first is not None:  # phantom spike at the end of the trial for silent neurons
-            lam_v = lam_v + torch.where(buf.count == 0, g_first / k.theta, 0.0)
-    g_rec = None
-    for t in reversed(range(steps)):
-        g = grad_z[t] if grad_z is not None else None
-        if g_rec is not None:
-            g = g_rec if g is None else g + g_rec
-        lam_v, lam_i = neuron_bwd_step(
-            lam_v, lam_i, t, k, buf, ptr, g, g_first, jump, None if drive is None else drive[t]
-        )
-        chunk_v.append(lam_v)
-        chunk_i.append(lam_i)
-        if traces is not None:
-            v_before, i_after, dt = traces
-            grad_tau_mem += dt * (lam_v * (i_after[t] - v_before[t])).sum(0) / k.tau_mem
-            grad_tau_syn -= dt * (lam_i * i_after[t]).sum(0) / k.tau_syn
-        if recurrent is not None and t > 0:  # own spikes of step t − 1 arrived at the start of step t
-            prev = spiked_at(buf, ptr, t - 1)[0].to(lam_v.dtype)
-            grad_rec.sub_((lam_i * k.tau_syn).T @ prev)
-            g_rec = ((lam_v - lam_i) @ recurrent) * prev
-        if len(chunk_v) == CHUNK or t == 0:  # synapse backward for the events of steps t .. chunk_end − 1
-            lo, hi = events.offsets[t], events.offsets[chunk_end]
-            rows = (events.step[lo:hi].long() - t) * batch + events.batch[lo:hi]
-            grad_x_chunks.append(
-                synapse_bwd_step(
-                    torch.stack(chunk_v[::-1]).view(-1, n), torch.stack(chunk_i[::-1]).view(-1, n), rows,
-                    events.channel[lo:hi].long(), events.value[lo:hi], weight, grad_w, k, need_grad_x,
-                )
-            )  # fmt: skip
-            if _recorders:
-                trace_v.extend(chunk_v)
-                trace_i.extend(chunk_i)
-            chunk_v, chunk_i, chunk_end = [], [], t
-    for recorder in _recorders:
-        recorder.append({"lambda_v": torch.stack(trace_v[::-1]), "lambda_i": torch.stack(trace_i[::-1])})
-    grad_x = None
-    if need_grad_x:
-        grad_x = weight.new_zeros(steps, batch, weight.shape[1])
-        grad_x[events.step.long(), events.batch.long(), events.channel.long()] = torch.cat(grad_x_chunks[::-1])
-    grad_tau = None if traces is None else (grad_tau_mem, grad_tau_syn)
-    return grad_x, grad_w, grad_rec, grad_tau
+    total = out.total
+    slots = list(out[:3])  # per-sample spike slots [B, capacity]: step, unit, τ_m V̇
+    over = (total > capacity).nonzero().squeeze(1)
+    if len(over):  # re-run the samples that fired more than the room they had, with room for all their spikes
+        room = int(total[over].max())
+        again = trial_forward(_subset(inputs, over), w_t, rec_t, k, steps, room)
+        slots = [torch.cat([a, a.new_zeros(len(a), room - capacity)], 1).index_copy_(0, over, b)
+                 for a, b in zip(slots, again[:3], strict=True)]  # fmt: skip
+    used = torch.arange(slots[0].shape[1], device=total.device) < total[:, None]
+    step, unit, imv = (a[used] for a in slots)  # sample by sample, in step order
+    return EventList(_exclusive_cumsum(total), step, unit, torch.ones_like(imv)), imv, out
 
 
 class EventPropLIF(torch.autograd.Function):
-    """(z, counts, first) of a LIF layer driven by spikes x [T, B, N_in] (module docstring); with per-neuron
-    time constants ``tau_mem``, ``tau_syn`` [N] (or None: those of ``lif``) it also returns their gradients."""
+    """(spike values [E], counts [B, N], first-spike times [B, N], spike offsets, steps, units) of a LIF layer driven
+    by the events (offsets, step, unit, value) of T steps (module docstring); with per-neuron time constants
+    ``tau_mem``, ``tau_syn`` [N] (or None: those of ``lif``) it also returns their gradients."""
 
     @staticmethod
-    def forward(ctx, x, weight, recurrent, tau_mem, tau_syn, lif: LIFParams, max_spikes: int | None):
+    def forward(ctx, value, weight, recurrent, tau_mem, tau_syn, offsets, step, unit, steps, lif, max_spikes):
         trainable = tau_mem is not None
-        k = constants(lif, (tau_mem, tau_syn) if trainable else None)
-        z, buf, traces = forward_scan(x @ weight.T, recurrent, k, max_spikes, traces=trainable)
-        events = step_events(x)
-        counts = buf.count.to(x.dtype)
-        first_time = (buf.steps[..., 0].to(x.dtype) + buf.first) * lif.dt  # interpolated crossing time
-        first = torch.where(buf.count > 0, first_time, math.inf)
-        ctx.save_for_backward(weight, recurrent, *buf, *events[1:], *(traces or ()))
-        ctx.k, ctx.offsets, ctx.shape, ctx.dt, ctx.trainable = k, events.offsets, z.shape, lif.dt, trainable
+        k = constants(lif, weight.shape[0], weight, (tau_mem, tau_syn) if trainable else None)
+        inputs = EventList(offsets, step, unit, value)
+        rec_t = None if recurrent is None else recurrent.T.contiguous()
+        spikes, imv, out = forward_trial(inputs, weight.T.contiguous(), rec_t, k, steps, max_spikes, trainable)
+        first_time = (out.first_step.to(value.dtype) + out.first_frac) * lif.dt  # interpolated crossing time
+        first = torch.where(out.count > 0, first_time, math.inf)
+        traces = (out.v_before, out.i_after) if trainable else ()
+        ctx.save_for_backward(*inputs, weight, recurrent, *spikes[:3], imv, out.count, out.first_step, *traces)
+        ctx.k, ctx.steps, ctx.dt = k, steps, lif.dt
+        ctx.mark_non_differentiable(*spikes[:3])
         ctx.set_materialize_grads(False)
-        return z, counts, first
+        return spikes.value, out.count.to(value.dtype), first, *spikes[:3]
 
     @staticmethod
-    def backward(ctx, grad_z, grad_counts, grad_first):
-        weight, recurrent, steps, imv, count, first, *rest = ctx.saved_tensors
-        events, traces = (rest[:-2], (*rest[-2:], ctx.dt)) if ctx.trainable else (rest, None)
+    def backward(ctx, g_value, g_counts, g_first, *_):
+        offsets, step, unit, value, weight, recurrent, s_off, s_step, s_unit, imv, count, first_step, *traces = (
+            ctx.saved_tensors
+        )
         k = ctx.k
-        jump = None if grad_counts is None else -grad_counts / (k.theta * k.tau_mem)
-        grad_x, grad_w, grad_rec, grad_tau = backward_scan(
-            k, ctx.shape, StepEvents(ctx.offsets, *events), weight, ctx.needs_input_grad[0],
-            SpikeBuffer(steps, imv, count, first), recurrent, grad_z, None, jump, grad_first, traces,
+        bwd = trial_backward(
+            EventList(offsets, step, unit, value), weight.T.contiguous(),
+            None if recurrent is None else recurrent.T.contiguous(), k, ctx.steps,
+            EventList(s_off, s_step, s_unit, imv), imv, count, first_step, g_out=g_value, g_first=g_first,
+            jump=None if g_counts is None else -g_counts / (k.theta * k.tau_mem),
+            need_grad_in=ctx.needs_input_grad[0], traces=(*traces, ctx.dt) if traces else None,
+            record=bool(_recorders),
         )  # fmt: skip
-        grad_tau_mem, grad_tau_syn = grad_tau or (None, None)
-        return grad_x, grad_w, grad_rec, grad_tau_mem, grad_tau_syn, None, None
+        _record(bwd)
+        grad_tau = (None, None) if bwd.grad_tau is None else tuple(bwd.grad_tau)
+        grad_rec = None if bwd.grad_rect is None else bwd.grad_rect.T
+        return bwd.grad_in, bwd.grad_wt.T, grad_rec, *grad_tau, *(None,) * 6
 
 
 class EventPropLI(torch.autograd.Function):
-    """Step-averaged voltage Ū [T, B, C] of a non-spiking leaky-integrator readout driven by spikes x
-    (:func:`spikegrad.model.step_average`); ∂L/∂Ū_n is a drive constant over step n, A = −(1/Δt)∂L/∂Ū_n."""
+    """Step-averaged voltage Ū [T, B, C] of a non-spiking leaky-integrator readout driven by the events (offsets,
+    step, unit, value) of T steps (:func:`spikegrad.model.step_average`); ∂L/∂Ū_n is a drive constant over
+    step n, A = −(1/Δt)∂L/∂Ū_n."""
 
     @staticmethod
-    def forward(ctx, x, weight, lif: LIFParams):
-        k = constants(lif)
-        u = step_average(lif_scan_forward(x @ weight.T, k.alpha, k.beta, k.c, math.inf)[1], lif)
-        events = step_events(x)
-        ctx.save_for_backward(weight, *events[1:])
-        ctx.k, ctx.offsets, ctx.shape, ctx.dt = k, events.offsets, u.shape, lif.dt
-        return u
+    def forward(ctx, value, weight, offsets, step, unit, steps, lif):
+        k = constants(lif, weight.shape[0], weight)
+        inputs = EventList(offsets, step, unit, value)
+        out = trial_forward(inputs, weight.T.contiguous(), None, k, steps, 0, li=True,
+                            step_avg=step_average_coefficients(lif))  # fmt: skip
+        ctx.save_for_backward(*inputs, weight)
+        ctx.k, ctx.steps, ctx.dt = k, steps, lif.dt
+        return out.ubar
 
     @staticmethod
     def backward(ctx, grad_u):
-        weight, *events = ctx.saved_tensors
-        grad_x, grad_w, _, _ = backward_scan(
-            ctx.k, ctx.shape, StepEvents(ctx.offsets, *events), weight, ctx.needs_input_grad[0],
-            drive=-grad_u / ctx.dt,
+        offsets, step, unit, value, weight = ctx.saved_tensors
+        batch, n = len(offsets) - 1, weight.shape[0]
+        none = EventList(torch.zeros_like(offsets), step[:0], unit[:0], value[:0])  # a readout has no spikes
+        silent = torch.zeros(batch, n, dtype=torch.int32, device=weight.device)
+        bwd = trial_backward(
+            EventList(offsets, step, unit, value), weight.T.contiguous(), None, ctx.k, ctx.steps, none, value[:0],
+            silent, silent - 1, drive=grad_u, drive_scale=-1.0 / ctx.dt, need_grad_in=ctx.needs_input_grad[0],
+            record=bool(_recorders),
         )  # fmt: skip
-        return grad_x, grad_w, None
+        _record(bwd)
+        return bwd.grad_in, bwd.grad_wt.T, *(None,) * 5
+
+
+def _record(bwd) -> None:
+    for recorder in _recorders:
+        recorder.append({"lambda_v": bwd.lam_v, "lambda_i": bwd.lam_i})
+
+
+def lif_layer(x, weight, recurrent, lif: LIFParams, max_spikes: int | None = None, tau=None):
+    """(spikes as a :class:`SpikeTrain`, spike counts [B, N], first-spike times [B, N]) of a LIF layer driven by x
+    (a dense raster [T, B, N_in] or a SpikeTrain); ``tau`` = trainable per-neuron (τ_m, τ_s) [N], or None."""
+    train = spike_train(x)
+    tau_mem, tau_syn = (None, None) if tau is None else tau
+    events = train.events
+    value, counts, first, *spikes = EventPropLIF.apply(
+        events.value, weight, recurrent, tau_mem, tau_syn, *events[:3], train.steps, lif, max_spikes
+    )
+    return SpikeTrain(EventList(*spikes, value), train.steps, weight.shape[0]), counts, first
 
 
 def hidden_layer(x, weight, recurrent, lif: LIFParams, options: EngineOptions = EngineOptions(), tau=None):
-    """(z [T, B, N], spike counts [B, N]) of a LIF layer driven by spikes x [T, B, N_in]; ``tau`` = trainable
-    per-neuron (τ_m, τ_s) [N] tensors, or None for those of ``lif``."""
-    tau_mem, tau_syn = (None, None) if tau is None else tau
-    z, counts, _ = EventPropLIF.apply(x, weight, recurrent, tau_mem, tau_syn, lif, options.max_spikes)
-    return z, counts
+    """(spikes as a :class:`SpikeTrain`, spike counts [B, N]) of a LIF layer driven by x (spikes [T, B, N_in] or
+    a SpikeTrain); ``tau`` = trainable per-neuron (τ_m, τ_s) [N] tensors, or None for those of ``lif``."""
+    return lif_layer(x, weight, recurrent, lif, options.max_spikes, tau)[:2]
 
 
 def readout(x, weight, lif: LIFParams, options: EngineOptions = EngineOptions()):
     """Step-averaged membrane voltage Ū [T, B, C] of the non-spiking readout."""
-    return EventPropLI.apply(x, weight, lif)
+    train = spike_train(x)
+    return EventPropLI.apply(train.events.value, weight, *train.events[:3], train.steps, lif)
 
 
 def readout_spikes(x, weight, lif: LIFParams, options: EngineOptions = EngineOptions()):
     """First-spike times [B, C] (ms, +inf if silent) of a LIF readout."""
-    return EventPropLIF.apply(x, weight, None, None, None, lif, options.max_spikes)[2]
+    return lif_layer(x, weight, None, lif, options.max_spikes)[2]
 
 
 def hidden_stack(x, layers, lif: LIFParams, options: EngineOptions = EngineOptions()) -> HiddenOutput:

@@ -21,7 +21,7 @@ class HiddenParams(NamedTuple):
 
 
 class HiddenOutput(NamedTuple):
-    spikes: list[torch.Tensor]  # z [T, B, N_k] per hidden layer
+    spikes: list  # per hidden layer: z [T, B, N_k], or a SpikeTrain (eventprop)
     counts: list[torch.Tensor]  # spikes per neuron [B, N_k], differentiable
     active: list[float]  # sparse engine: fraction of entries in the active set |U − ϑ| < B_th (else empty)
 
