@@ -63,8 +63,6 @@ except ImportError:  # e.g. macOS: the references still work
     triton = None
 
 try:
-    import numba
-
     from spikegrad.kernels import sparse_cpu
 except ImportError:  # numba not installed: the reference still works
     sparse_cpu = None
@@ -72,6 +70,7 @@ except ImportError:  # numba not installed: the reference still works
 BLOCK_J = 32  # outputs per program (both kernels)
 BLOCK_K = 32  # non-zero inputs gathered at once (weight gradient)
 BLOCK_A = 64  # sampled entries per program (input gradient)
+GRAD_CHUNKS = 4  # Numba backward: chunks of samples (parallel tasks), each with its own gradient accumulators
 DENSE_ABOVE = 0.25  # reference: use the dense product δᵀx when more than this fraction of x is non-zero
 
 if triton is not None:
@@ -402,15 +401,16 @@ def layer_backward_cpu(
     needs: tuple[bool, bool, bool],
 ) -> tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]:
     """:func:`layer_backward_ref` with the Numba kernel (:mod:`spikegrad.kernels.sparse_cpu`): CPU tensors. The
-    samples run in P = min(B, numba threads) chunks, each with its own weight-gradient accumulator, summed here;
-    results are deterministic for a given P. Outputs and work space are torch tensors (counted by the profiler)."""
+    samples run in P = min(B, ``GRAD_CHUNKS``) chunks, each with its own weight-gradient accumulator, summed here;
+    P does not depend on the thread count, so neither do the results. Outputs and work space are torch tensors
+    (counted by the profiler)."""
     if grad_z.device.type != "cpu" or sparse_cpu is None:
         raise ValueError("layer_backward_cpu needs CPU tensors and numba installed")
     _check_layer(grad_z, index, sg, x, weight, upstream, w_rec, spikes)
     T, B, N = grad_z.shape
     n_in = weight.shape[1]
     need_x, need_w, need_rec = needs
-    chunks = max(1, min(B, numba.get_num_threads()))
+    chunks = max(1, min(B, GRAD_CHUNKS))
     none = index[:0]
     up = none if upstream is None else upstream
     g_up = sg.new_zeros(T * B * n_in if upstream is None else len(up)) if need_x else sg[:0]
