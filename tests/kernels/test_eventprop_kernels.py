@@ -249,6 +249,10 @@ def test_bad_input_is_rejected():
             fwd(inputs._replace(value=inputs.value.float()), w_t, None, k, 5, 4)
         with pytest.raises(ValueError, match="one entry per event"):
             fwd(inputs._replace(unit=inputs.unit[:-1]), w_t, None, k, 5, 4)
+        with pytest.raises(ValueError, match=r"steps must lie in \[0, 4\)"):
+            fwd(inputs, w_t, None, k, 4, 4)  # the raster has 5 steps
+        with pytest.raises(ValueError, match=r"units must lie in \[0, 3\)"):
+            fwd(inputs, w_t[:3], None, k, 5, 4)
     with pytest.raises(ValueError, match="at most"):
         kp._block(kp.MAX_BLOCK_N + 1)
 

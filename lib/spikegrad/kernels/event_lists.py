@@ -81,8 +81,11 @@ def sample_of(events: EventList) -> torch.Tensor:
     return torch.repeat_interleave(torch.arange(len(counts), device=counts.device), counts)
 
 
-def check_trial(inputs: EventList, w_t: torch.Tensor, rec_t: torch.Tensor | None, k: LayerConstants) -> None:
-    """Shapes, dtypes and devices shared by every implementation's arguments."""
+def check_trial(
+    inputs: EventList, w_t: torch.Tensor, rec_t: torch.Tensor | None, k: LayerConstants, steps: int
+) -> None:
+    """Shapes, dtypes, devices and index ranges shared by every implementation's arguments (an event outside the
+    trial or the input would be skipped silently by the kernels' scans)."""
     if w_t.dim() != 2 or w_t.dtype not in (torch.float32, torch.float64):
         raise ValueError(f"w_t must be a 2-D float32/float64 tensor [N_in, N], got {w_t.dtype} {tuple(w_t.shape)}")
     n = w_t.shape[1]
@@ -99,6 +102,12 @@ def check_trial(inputs: EventList, w_t: torch.Tensor, rec_t: torch.Tensor | None
         raise ValueError("inputs.step, inputs.unit and inputs.value must have one entry per event")
     if inputs.value.dtype != w_t.dtype or inputs.value.device != w_t.device:
         raise ValueError(f"inputs.value must be {w_t.dtype} on {w_t.device}, got {inputs.value.dtype}")
+    if len(inputs.offsets) < 1 or int(inputs.offsets[-1]) != len(inputs.step):
+        raise ValueError(f"inputs.offsets must end at the number of events, {len(inputs.step)}")
+    if len(inputs.step) and not (0 <= int(inputs.step.min()) and int(inputs.step.max()) < steps):
+        raise ValueError(f"input event steps must lie in [0, {steps})")
+    if len(inputs.unit) and not (0 <= int(inputs.unit.min()) and int(inputs.unit.max()) < w_t.shape[0]):
+        raise ValueError(f"input event units must lie in [0, {w_t.shape[0]})")
 
 
 def events_from_dense_ref(x: torch.Tensor) -> EventList:

@@ -441,7 +441,7 @@ def trial_fwd(
     step_avg: tuple[float, float] = (0.0, 0.0), traces: bool = False,
 ) -> ForwardTrial:  # fmt: skip
     """:func:`trial_fwd_ref` with ``_trial_fwd_kernel`` (one program per sample)."""
-    check_trial(inputs, w_t, rec_t, k)
+    check_trial(inputs, w_t, rec_t, k, steps)
     check_launch(w_t, _trial_fwd_kernel if triton else None, "trial_forward/trial_fwd_ref")
     batch, n = len(inputs.offsets) - 1, w_t.shape[1]
     block = _block(n)
@@ -466,7 +466,7 @@ def trial_bwd(
     traces: tuple | None = None, record: bool = False,
 ) -> BackwardTrial:  # fmt: skip
     """:func:`trial_bwd_ref` with ``_trial_bwd_kernel`` (one program per sample; atomic weight gradients)."""
-    check_trial(inputs, w_t, rec_t, k)
+    check_trial(inputs, w_t, rec_t, k, steps)
     check_launch(w_t, _trial_bwd_kernel if triton else None, "trial_backward/trial_bwd_ref")
     batch, n = len(inputs.offsets) - 1, w_t.shape[1]
     block = _block(n)

@@ -192,8 +192,8 @@ def _np(x: torch.Tensor | None, like: np.ndarray, ndim: int = 1) -> np.ndarray:
     return np.zeros((0,) * ndim, like.dtype) if x is None else x.detach().contiguous().numpy()
 
 
-def _check(inputs: EventList, w_t: torch.Tensor, rec_t, k: LayerConstants) -> None:
-    check_trial(inputs, w_t, rec_t, k)
+def _check(inputs: EventList, w_t: torch.Tensor, rec_t, k: LayerConstants, steps: int) -> None:
+    check_trial(inputs, w_t, rec_t, k, steps)
     if w_t.device.type != "cpu":
         raise ValueError(f"the Numba EventProp kernels need CPU tensors, got {w_t.device}")
 
@@ -203,7 +203,7 @@ def trial_fwd(
     step_avg: tuple[float, float] = (0.0, 0.0), traces: bool = False,
 ) -> ForwardTrial:  # fmt: skip
     """:func:`spikegrad.kernels.eventprop.trial_fwd_ref` by the Numba kernel (one task per sample)."""
-    _check(inputs, w_t, rec_t, k)
+    _check(inputs, w_t, rec_t, k, steps)
     batch, n = len(inputs.offsets) - 1, w_t.shape[1]
     out = forward_buffers(batch, n, steps, capacity, li, traces, w_t)
     w = w_t.detach().contiguous().numpy()
@@ -221,7 +221,7 @@ def trial_bwd(
     traces: tuple | None = None, record: bool = False,
 ) -> BackwardTrial:  # fmt: skip
     """:func:`spikegrad.kernels.eventprop.trial_bwd_ref` by the Numba kernel (one task per chunk of samples)."""
-    _check(inputs, w_t, rec_t, k)
+    _check(inputs, w_t, rec_t, k, steps)
     batch, (n_in, n) = len(inputs.offsets) - 1, w_t.shape
     chunks = max(1, min(GRAD_CHUNKS, batch))
     grad_wt = w_t.new_zeros(chunks, n_in, n)
