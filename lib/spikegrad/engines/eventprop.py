@@ -129,16 +129,10 @@ def _exclusive_cumsum(lengths: torch.Tensor) -> torch.Tensor:
 
 def _subset(events: EventList, samples: torch.Tensor) -> EventList:
     """The events of ``samples`` (sorted sample indices) as an event list of their own."""
-    lengths = events.offsets.diff()[samples]
-    offsets = _exclusive_cumsum(lengths)
-    index = _positions(events.offsets[samples], lengths, offsets)
-    return EventList(offsets, events.step[index], events.unit[index], events.value[index])
-
-
-def _positions(starts: torch.Tensor, lengths: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
-    """starts[b] + 0 … lengths[b] − 1 for every b, concatenated (offsets = the exclusive cumsum of lengths)."""
-    within = torch.arange(int(offsets[-1]), device=lengths.device) - torch.repeat_interleave(offsets[:-1], lengths)
-    return torch.repeat_interleave(starts, lengths) + within
+    chosen = torch.zeros(len(events.offsets) - 1, dtype=torch.bool, device=samples.device)
+    chosen[samples] = True
+    keep = chosen[sample_of(events)]
+    return EventList(_exclusive_cumsum(events.offsets.diff()[samples]), *(x[keep] for x in events[1:]))
 
 
 def forward_trial(inputs: EventList, w_t, rec_t, k: LayerConstants, steps: int, max_spikes: int | None, traces: bool):

@@ -479,17 +479,17 @@ def trial_bwd(
     dummy = w_t.new_zeros(1)
     v_before, i_after, dt = traces if traces is not None else (dummy, dummy, 0.0)
 
-    def c(x):
+    def arg(x):  # an absent input gets a dummy pointer that is never read
         return dummy if x is None else x.contiguous()
 
     if batch > 0:
         with torch.cuda.device_of(w_t):
             _trial_bwd_kernel[(batch,)](
-                *(x.contiguous() for x in inputs), w_t.contiguous(), c(rec_t), k.alpha.contiguous(),
+                *(x.contiguous() for x in inputs), w_t.contiguous(), arg(rec_t), k.alpha.contiguous(),
                 k.beta.contiguous(), k.c_adj.contiguous(), k.tau_mem.contiguous(), k.tau_syn.contiguous(),
-                spikes.offsets.contiguous(), c(spikes.step), c(spikes.unit), c(imv), count.contiguous(),
-                first_step.contiguous(), c(g_out), c(g_first), c(jump), c(drive), c(v_before), c(i_after),
-                grad_wt, c(grad_rect), c(grad_in), c(grad_tau), c(rec_v), c(rec_i), g_rec,
+                spikes.offsets.contiguous(), arg(spikes.step), arg(spikes.unit), arg(imv), count.contiguous(),
+                first_step.contiguous(), arg(g_out), arg(g_first), arg(jump), arg(drive), arg(v_before), arg(i_after),
+                grad_wt, arg(grad_rect), arg(grad_in), arg(grad_tau), arg(rec_v), arg(rec_i), g_rec,
                 batch, n, steps, float(k.theta), float(drive_scale), float(dt),
                 HAS_G=g_out is not None, HAS_GF=g_first is not None, HAS_JUMP=jump is not None,
                 HAS_DRIVE=drive is not None, RECURRENT=rec_t is not None, NEED_IN=need_grad_in,
