@@ -145,7 +145,7 @@ def forward_trial(inputs: EventList, w_t, rec_t, k: LayerConstants, steps: int, 
     n = w_t.shape[1]
     capacity = n * (max_spikes if max_spikes is not None else min(steps, GROW_SLOTS))
     out = trial_forward(inputs, w_t, rec_t, k, steps, capacity, traces=traces)
-    most = int(out.count.max()) if out.count.numel() else 0
+    most = int(out.count.max()) if max_spikes is not None and out.count.numel() else 0
     if max_spikes is not None and most > max_spikes:
         raise BufferOverflow(
             f"a neuron fired {most} times but the EventProp spike buffer holds max_spikes={max_spikes}; "

@@ -5,7 +5,7 @@ The forward runs one parallel task per sample: the sample's state (V, I and the 
 each) stays in cache while it walks the T steps, adding a row of Wᵀ per input event and a row of W_recᵀ per own
 spike of the previous step (contiguous, vectorised loops), then updating the N neurons. The backward runs one
 task per *chunk* of samples (sample b in chunk b mod ``GRAD_CHUNKS``, walked in order), each with its own weight
-gradient accumulators, which are summed in chunk order at the end: race-free and deterministic whatever the
+gradient accumulators, which are summed at the end: race-free and deterministic whatever the
 number of threads. ∂L/∂t of an event is a dot product of length N summed in eight interleaved partial sums
 (:func:`_dot`: vectorisable without fast-math, and independent of the thread count).
 
@@ -241,14 +241,5 @@ def trial_bwd(
         traces is not None, record, grad_wt.numpy(), _np(grad_rect, w, 3), _np(grad_in, w), _np(grad_tau, w, 3),
         _np(rec_v, w, 3), _np(rec_i, w, 3),
     )  # fmt: skip
-    return BackwardTrial(_sum(grad_wt), _sum(grad_rect), grad_in, _sum(grad_tau), rec_v, rec_i)
-
-
-def _sum(per_chunk: torch.Tensor | None) -> torch.Tensor | None:
-    """Σ over the chunk axis, in chunk order."""
-    if per_chunk is None:
-        return None
-    out = per_chunk[0]
-    for part in per_chunk[1:]:
-        out = out + part
-    return out
+    grad_rect, grad_tau = (None if x is None else x.sum(0) for x in (grad_rect, grad_tau))
+    return BackwardTrial(grad_wt.sum(0), grad_rect, grad_in, grad_tau, rec_v, rec_i)

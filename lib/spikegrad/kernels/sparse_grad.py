@@ -47,14 +47,13 @@ the rows of U in :mod:`spikegrad.kernels.sparse_cpu` (count, then fill), identic
 """
 
 import math
-import warnings
 from typing import NamedTuple
 
 import torch
 
 from spikegrad.kernels.launch import check_launch
 from spikegrad.kernels.lif_scan import ScanConstants, lif_scan_backward
-from spikegrad.kernels.spike_linear import spike_rows
+from spikegrad.kernels.spike_linear import quiet_csr, spike_rows
 
 try:
     import triton
@@ -201,8 +200,7 @@ def input_grad_ref(delta: torch.Tensor, weight: torch.Tensor, index: torch.Tenso
     rows = index // n_in
     crow = torch.zeros(n_rows + 1, dtype=torch.int64, device=index.device)
     crow[1:] = torch.bincount(rows, minlength=n_rows).cumsum(0)
-    with warnings.catch_warnings():  # "CSR support is in beta"
-        warnings.simplefilter("ignore", UserWarning)
+    with quiet_csr():
         ones = delta.new_ones(len(index))
         pattern = torch.sparse_csr_tensor(crow, index % n_in, ones, (n_rows, n_in), check_invariants=False)
     return torch.sparse.sampled_addmm(pattern, delta, weight, beta=0.0).values()
@@ -233,8 +231,7 @@ class RowEvents(NamedTuple):
 
     def dense(self) -> torch.Tensor:
         """The matrix [R, M]."""
-        with warnings.catch_warnings():  # "CSR support is in beta"
-            warnings.simplefilter("ignore", UserWarning)
+        with quiet_csr():
             shape = (len(self.ptr) - 1, self.n_cols)
             return torch.sparse_csr_tensor(self.ptr, self.col, self.val, shape, check_invariants=False).to_dense()
 

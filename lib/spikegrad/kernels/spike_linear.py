@@ -33,7 +33,7 @@ MAX_DENSITY = 0.2  # above this fraction of non-zeros the dense product is faste
 
 
 @contextmanager
-def _sparse_csr():
+def quiet_csr():
     """Silences "sparse CSR support is in beta": the operations used here are stable."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
@@ -54,7 +54,7 @@ class SpikeLinear(torch.autograd.Function):
         grad_x = grad_h @ weight if ctx.needs_input_grad[1] else None
         # CSR(x)ᵀ (a CSC view) @ ∂L/∂h: faster on the CPU than CSR(xᵀ), COO(x)ᵀ or the dense product at 5 % density
         # (measured, n = 2048)
-        with _sparse_csr():
+        with quiet_csr():
             grad_w = (x_csr.t() @ grad_h).T if ctx.needs_input_grad[2] else None
         return None, grad_x, grad_w
 
@@ -64,9 +64,9 @@ def spike_rows(x: torch.Tensor) -> torch.Tensor:
     rows = x.detach().reshape(-1, x.shape[-1])
     if rows.device.type == "cpu" and nonzero_cpu is not None and rows.dtype in (torch.float32, torch.float64):
         ptr, col, val, _ = nonzero_cpu.nonzero_rows(rows.contiguous().numpy()[None], False, np.int64)
-        with _sparse_csr():
+        with quiet_csr():
             return torch.sparse_csr_tensor(*(torch.from_numpy(a) for a in (ptr, col, val)), rows.shape)
-    with _sparse_csr():
+    with quiet_csr():
         return rows.to_sparse_csr()
 
 
