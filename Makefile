@@ -9,7 +9,7 @@ SCALE ?= quick
 # CPU PyTorch: the local wheel folder when the machine has one, else the official CPU index.
 TORCH_SOURCE ?= $(if $(wildcard /opt/wheels/torch-2.13.0*),--find-links /opt/wheels,--extra-index-url https://download.pytorch.org/whl/cpu)
 
-.PHONY: reproduce test test-slurm lint env bench clean-results
+.PHONY: reproduce readme test test-slurm lint env bench clean-results
 
 $(BIN)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,10 @@ env: $(BIN)/.installed
 reproduce: env
 	PATH=$(abspath $(BIN)):$$PATH snakemake all --cores $(CORES) --config scale=$(SCALE) --rerun-incomplete
 	PATH=$(abspath $(BIN)):$$PATH snakemake all --cores $(CORES) --config scale=$(SCALE) --report results/report.html
+
+# The README's replication tables from the quick reproduction's results (run after `make reproduce`).
+readme: env
+	$(BIN)/python -m spikegrad.replication --results results/$(SCALE) --readme README.md
 
 # The performance suite (spikegrad vs the peer libraries, training step, event simulation) at SCALE on this
 # machine: figures/bench/*.png and figures/bench/summary.md. Re-measure with `make bench BENCH_FORCE=--forceall`.
@@ -43,4 +47,4 @@ lint: env
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 
 clean-results:
-	rm -rf results figures/*/ logs .snakemake
+	rm -rf results figures/*/ logs benchmarks .snakemake

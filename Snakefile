@@ -18,12 +18,23 @@ include: "rules/sparse.smk"
 include: "rules/bench.smk"
 
 
+def study_outputs():
+    """The figures and tables of every study at this scale."""
+    return [
+        *get_final_outputs(),
+        *eventprop_outputs(),
+        *surrogate_outputs(),
+        *multispike_outputs(),
+        *forwardprop_outputs(),
+        *sparse_outputs(),
+    ]
+
+
+include: "rules/replication.smk"
+
+
 rule all:
     input:
-        get_final_outputs(),
-        eventprop_outputs(),
-        surrogate_outputs(),
-        multispike_outputs(),
-        forwardprop_outputs(),
-        sparse_outputs(),
+        study_outputs(),
+        replication_outputs(),
     default_target: True

@@ -3,6 +3,8 @@ rule prepare_data:
         expand(f"{DATA}/{{{{dataset}}}}/{{split}}.h5", split=SPLITS),
     params:
         args=prepare_args,
+    benchmark:
+        f"benchmarks/{config['scale']}/prepare_data/{{dataset}}.tsv",
     log:
         f"logs/{config['scale']}/data/{{dataset}}.log",
     threads: 1

@@ -71,6 +71,8 @@ rule eventprop_train:
         history=f"{EP_RESULTS}/runs/{EP.wildcard_pattern}/history.csv",
         weights=f"{EP_RESULTS}/runs/{EP.wildcard_pattern}/weights.safetensors",
         notebook=f"{EP_RESULTS}/runs/{EP.wildcard_pattern}/train.ipynb",
+    benchmark:
+        f"benchmarks/{config['scale']}/eventprop_train/{EP.wildcard_pattern}.tsv",
     log:
         f"logs/{config['scale']}/eventprop/{EP.wildcard_pattern}.log",
     params:

@@ -11,6 +11,8 @@ def forwardprop_outputs():
 rule forwardprop_agreement:
     output:
         table=f"{FP_RESULTS}/agreement.csv",
+    benchmark:
+        f"benchmarks/{config['scale']}/forwardprop_agreement.tsv",
     log:
         f"logs/{config['scale']}/forwardprop/agreement.log",
     params:
@@ -27,6 +29,8 @@ rule forwardprop_agreement:
 rule forwardprop_bench:
     output:
         bench=f"{FP_RESULTS}/bench.json",
+    benchmark:
+        f"benchmarks/{config['scale']}/forwardprop_bench.tsv",
     log:
         f"logs/{config['scale']}/forwardprop/bench.log",
     params:

@@ -20,6 +20,7 @@ def multispike_notebook_args(wildcards):
     parameters = {
         "max_train": SCALE["max_train"],
         **settings,
+        "lr": float(run["lr"]),
         "seed": int(run["seed"]),
         "device": config["device"],
         "data_root": DATA,
@@ -45,6 +46,8 @@ rule multispike_train:
         history=f"{MS_RESULTS}/runs/{MS.wildcard_pattern}/history.csv",
         weights=f"{MS_RESULTS}/runs/{MS.wildcard_pattern}/weights.safetensors",
         notebook=f"{MS_RESULTS}/runs/{MS.wildcard_pattern}/multispike.ipynb",
+    benchmark:
+        f"benchmarks/{config['scale']}/multispike_train/{MS.wildcard_pattern}.tsv",
     log:
         f"logs/{config['scale']}/multispike/{MS.wildcard_pattern}.log",
     params:
@@ -78,6 +81,8 @@ rule table_multispike:
 rule multispike_convergence:
     output:
         table=f"{MS_RESULTS}/convergence.csv",
+    benchmark:
+        f"benchmarks/{config['scale']}/multispike_convergence.tsv",
     log:
         f"logs/{config['scale']}/multispike/convergence.log",
     params:

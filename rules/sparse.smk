@@ -45,6 +45,8 @@ rule sparse_train:
         history=f"{SP_RESULTS}/runs/{SP.wildcard_pattern}/history.csv",
         weights=f"{SP_RESULTS}/runs/{SP.wildcard_pattern}/weights.safetensors",
         notebook=f"{SP_RESULTS}/runs/{SP.wildcard_pattern}/train.ipynb",
+    benchmark:
+        f"benchmarks/{config['scale']}/sparse_train/{SP.wildcard_pattern}.tsv",
     log:
         f"logs/{config['scale']}/sparse/{SP.wildcard_pattern}.log",
     params:
@@ -60,6 +62,8 @@ rule sparse_train:
 rule sparse_bench:
     output:
         bench=f"{SP_RESULTS}/bench.json",
+    benchmark:
+        f"benchmarks/{config['scale']}/sparse_bench.tsv",
     log:
         f"logs/{config['scale']}/sparse/bench.log",
     params:

@@ -55,6 +55,8 @@ rule surrogate_train:
         history=f"{SG_RESULTS}/runs/{SG.wildcard_pattern}/history.csv",
         weights=f"{SG_RESULTS}/runs/{SG.wildcard_pattern}/weights.safetensors",
         notebook=f"{SG_RESULTS}/runs/{SG.wildcard_pattern}/surrogate.ipynb",
+    benchmark:
+        f"benchmarks/{config['scale']}/surrogate_train/{SG.wildcard_pattern}.tsv",
     log:
         f"logs/{config['scale']}/surrogate/{SG.wildcard_pattern}.log",
     params:
@@ -75,10 +77,12 @@ rule table_surrogate:
         runs=f"{SG_RESULTS}/tables/runs.csv",
         history=f"{SG_RESULTS}/tables/history.csv",
         summary=f"{SG_RESULTS}/tables/summary.csv",
+        robustness=f"{SG_RESULTS}/tables/robustness.csv",
     log:
         f"logs/{config['scale']}/tables/surrogate.log",
     params:
         root=f"{SG_RESULTS}/runs",
+        lr_experiments=[name for name, e in SURROGATE["experiments"].items() if e["figure"] == "lr"],
     script:
         "../scripts/table_surrogate.py"
 

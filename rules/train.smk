@@ -6,6 +6,8 @@ rule train:
         metrics=f"{RESULTS}/train/{TRAIN.wildcard_pattern}/metrics.json",
         history=f"{RESULTS}/train/{TRAIN.wildcard_pattern}/history.csv",
         notebook=f"{RESULTS}/train/{TRAIN.wildcard_pattern}/train.ipynb",
+    benchmark:
+        f"benchmarks/{config['scale']}/train/{TRAIN.wildcard_pattern}.tsv",
     log:
         f"logs/{config['scale']}/train/{TRAIN.wildcard_pattern}.log",
     params:

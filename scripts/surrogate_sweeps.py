@@ -62,7 +62,7 @@ def smoke() -> list[dict]:
 def quick() -> list[dict]:
     return [
         *rows("lr_digits", 6, [0, 1], shape=PAPER_SHAPES, lr=[1e-4, 1e-3, 1e-2]),
-        *rows("lr_spoken", 10, [0], shape=PAPER_SHAPES, lr=[1e-3, 1e-2]),
+        *rows("lr_spoken", 22, [0, 1], shape=PAPER_SHAPES, lr=[3e-3, 1e-2]),
         *parameter_sweeps(
             "digits",
             6,

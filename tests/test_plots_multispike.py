@@ -132,10 +132,12 @@ def run_script(name, **snakemake):
 def test_table_and_figure_scripts(tmp_path):
     root, metrics, histories = tmp_path / "runs", [], []
     history = make_history()
-    for (name, (dataset, _, _)), seed in itertools.product(EXPERIMENTS.items(), (0, 1)):
-        run = root / f"experiment~{name}" / f"seed~{seed}"
-        scores = dict(test_accuracy=0.7 + 0.1 * seed, best_val_accuracy=0.7, test_latency=8.0, seconds_per_epoch=2.0,
-                      test_spikes_l1=30.0, test_silent_l1=0.1)  # fmt: skip
+    # two learning rates per experiment: 0.01 validates better (0.7 vs 0.6) and is selected
+    for (name, (dataset, _, _)), lr, seed in itertools.product(EXPERIMENTS.items(), (0.003, 0.01), (0, 1)):
+        run = root / f"experiment~{name}" / f"lr~{lr}" / f"seed~{seed}"
+        val = 0.7 if lr == 0.01 else 0.6
+        scores = dict(test_accuracy=val + 0.05 + 0.1 * seed, best_val_accuracy=val, test_latency=8.0,
+                      seconds_per_epoch=2.0, test_spikes_l1=30.0, test_silent_l1=0.1)  # fmt: skip
         metrics.append(results.write_json(run / "metrics.json", dict(dataset=dataset, seed=seed, **scores)))
         rows = history[(history["experiment"] == name) & (history["seed"] == seed)]
         rows = rows.drop(columns=["experiment", "dataset", "variant", "seed"])
@@ -145,11 +147,14 @@ def test_table_and_figure_scripts(tmp_path):
     run_script("table_multispike.py", input=SimpleNamespace(metrics=metrics, history=histories),
                params=SimpleNamespace(root=root, experiments=experiments), output=SimpleNamespace(**out))  # fmt: skip
     runs = pd.read_csv(out["runs"])
-    assert len(runs) == 6 and set(runs["variant"]) == {"single", "multi", "multi-conv"}
-    assert len(pd.read_csv(out["history"])) == len(history)
+    assert len(runs) == 12 and set(runs["variant"]) == {"single", "multi", "multi-conv"}
+    assert runs.loc[runs["selected"], "lr"].tolist() == [0.01] * 6
+    assert len(pd.read_csv(out["history"]).query("selected")) == len(history)
     summary = pd.read_csv(out["summary"])
-    assert summary["seeds"].tolist() == [2, 2, 2]
-    assert summary["test_accuracy_mean"].tolist() == pytest.approx([0.75] * 3)
+    assert summary["seeds"].tolist() == [2] * 6 and summary["lrs_tried"].tolist() == [2] * 6
+    selected = summary[summary["selected"]]
+    assert selected["lr"].tolist() == [0.01] * 3
+    assert selected["test_accuracy_mean"].tolist() == pytest.approx([0.8] * 3)
     assert "test_spikes_l1_mean" in summary
     figures = {name: tmp_path / f"{name}.png" for name in ("accuracy", "silent", "spikes", "latency", "time")}
     run_script("fig_multispike.py", input=SimpleNamespace(**out), output=SimpleNamespace(**figures))

@@ -202,13 +202,18 @@ def test_table_script_writes_runs_history_and_summary_over_seeds(tmp_path):
         scores = dict(test_accuracy=0.6 + 0.1 * seed, best_val_accuracy=0.7, final_train_accuracy=0.8)
         metrics.append(results.write_json(run / "metrics.json", dict(dataset="shd", **scores)))
         histories.append(results.write_text(run / "history.csv", "epoch,val_accuracy\n1,0.5\n"))
-    out = {name: tmp_path / f"{name}.csv" for name in ("runs", "history", "summary")}
+    out = {name: tmp_path / f"{name}.csv" for name in ("runs", "history", "summary", "robustness")}
     run_script("table_surrogate.py", input=SimpleNamespace(metrics=metrics, history=histories),
-               params=SimpleNamespace(root=root), output=SimpleNamespace(**out))  # fmt: skip
+               params=SimpleNamespace(root=root, lr_experiments=["rates", "not_run"]),
+               output=SimpleNamespace(**out))  # fmt: skip
     assert len(pd.read_csv(out["runs"])) == 4 and len(pd.read_csv(out["history"])) == 4
     summary = pd.read_csv(out["summary"])
     assert summary["initial_rate"].astype(str).tolist() == ["0.1", "none"] and summary["seeds"].tolist() == [2, 2]
     np.testing.assert_allclose(summary["test_accuracy_mean"], [0.65, 0.65])
+    # one shape at one rate, accuracies 0.6 / 0.7 / 0.6 / 0.7: min-max scaled 0 / 1 / 0 / 1
+    robust = pd.read_csv(out["robustness"])
+    assert robust[["experiment", "shape", "most_robust"]].values.tolist() == [["rates", "exponential", True]]
+    np.testing.assert_allclose(robust[["robustness", "sensitivity"]].values, [[0.5, np.std([0, 1, 0, 1], ddof=1)]])
 
 
 def test_figure_script_draws_each_kind_and_fails_loudly(tmp_path):

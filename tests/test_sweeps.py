@@ -126,15 +126,17 @@ def test_committed_surrogate_sweeps_are_what_the_generator_writes():
 
 
 def test_multispike_sweep(tmp_path):
-    table = read_multispike_sweep(write(tmp_path, "experiment\tseed\ndigits_multi\t0\ndigits_single\t1\n"),
+    header = "experiment\tlr\tseed\n"
+    table = read_multispike_sweep(write(tmp_path, header + "digits_multi\t0.01\t0\ndigits_single\t0.003\t1\n"),
                                   ["digits_single", "digits_multi"])  # fmt: skip
-    assert table.to_dict("records") == [{"experiment": "digits_multi", "seed": "0"},
-                                        {"experiment": "digits_single", "seed": "1"}]  # fmt: skip
-    for bad, message in [("mnist_multi\t0", "experiment must be one of"), ("digits_multi\t-1", "seed must be")]:
+    assert table.to_dict("records") == [{"experiment": "digits_multi", "lr": "0.01", "seed": "0"},
+                                        {"experiment": "digits_single", "lr": "0.003", "seed": "1"}]  # fmt: skip
+    for bad, message in [("mnist_multi\t0.01\t0", "experiment must be one of"), ("digits_multi\t0\t0", "lr must be"),
+                         ("digits_multi\t0.01\t-1", "seed must be")]:  # fmt: skip
         with pytest.raises(SweepError, match="row 2: " + message):
-            read_multispike_sweep(write(tmp_path, "experiment\tseed\n" + bad + "\n"), ["digits_multi"])
+            read_multispike_sweep(write(tmp_path, header + bad + "\n"), ["digits_multi"])
     with pytest.raises(SweepError, match="columns must be"):
-        read_multispike_sweep(write(tmp_path, "experiment\tlr\tseed\ndigits_multi\t0.1\t0\n"), ["digits_multi"])
+        read_multispike_sweep(write(tmp_path, "experiment\tseed\ndigits_multi\t0\n"), ["digits_multi"])
 
 
 def test_committed_multispike_sweeps_name_configured_experiments():
@@ -142,6 +144,10 @@ def test_committed_multispike_sweeps_name_configured_experiments():
     for scale, path in config["sweeps"].items():
         table = read_multispike_sweep(REPO / path, config["experiments"])
         assert scale != "quick" or sorted(set(table["seed"])) == ["0", "1"]
+        # equal tuning effort: every variant of a scale tries the same learning rates
+        lrs = {variant: sorted(set(table.loc[table["experiment"].map(lambda e: config["experiments"][e]["variant"])
+                                             == variant, "lr"])) for variant in ("single", "multi")}  # fmt: skip
+        assert scale != "quick" or lrs["single"] == lrs["multi"] and len(lrs["single"]) >= 3
 
 
 def test_sparse_sweep(tmp_path):

@@ -9,7 +9,11 @@ import sys
 from pathlib import Path
 
 import nbformat
+import pandas as pd
 import pytest
+import yaml
+
+from spikegrad.replication import VERDICTS
 
 REPO = Path(__file__).resolve().parents[1]
 WORKFLOW = ["Snakefile", "rules", "config", "notebooks", "scripts", "report"]
@@ -58,6 +62,13 @@ def test_smoke_workflow_produces_figures_metrics_and_report(tmp_path):
     surrogate = sorted((workdir / "results" / "smoke" / "surrogate" / "runs").rglob("metrics.json"))
     assert len(surrogate) == len((workdir / "config/sweeps/surrogate_smoke.tsv").read_text().splitlines()) - 1
     assert all("predicted_dampening" in json.loads(p.read_text()) for p in surrogate)
+    table = pd.read_csv(workdir / "results/smoke/replication.csv")  # every claim has a row and a verdict
+    claims = yaml.safe_load((workdir / "config/replication.yaml").read_text())["claims"]
+    assert table["id"].tolist() == [c["id"] for c in claims] and table["verdict"].isin(VERDICTS).all()
+    assert "claims at the `smoke` scale" in (workdir / "results/smoke/replication.md").read_text()
+    timing = pd.read_csv(workdir / "results/smoke/timing.csv")  # per rule, from the jobs' benchmark files
+    assert {"train", "eventprop_train", "surrogate_train", "prepare_data"} <= set(timing["rule"])
+    assert (timing["total_s"] > 0).all() and timing["jobs"].sum() >= len(metrics) + len(eventprop) + len(surrogate)
     for figure in ("lr_digits", "dampening_digits", "sharpness_digits", "tail_digits", "conditions_digits",
                    "sparsity_digits", "sensitivity"):  # fmt: skip
         assert (workdir / "figures" / "surrogate" / f"{figure}.png").stat().st_size > 10_000
@@ -143,6 +154,8 @@ MULTISPIKE_JOBS = {  # rule: jobs at the smoke scale
     "sparse_bench": 1,
     "table_sparse": 1,
     "fig_sparse": 1,
+    "replication": 1,
+    "timing": 1,
 }
 
 
@@ -158,11 +171,11 @@ def test_dry_run_schedules_the_multispike_forwardprop_and_sparse_jobs(tmp_path):
     assert run.returncode == 0, run.stderr[-3000:]
     counts = job_counts(run.stdout)
     assert {rule: counts.get(rule) for rule in MULTISPIKE_JOBS} == MULTISPIKE_JOBS
-    for scale, runs in (("quick", 8), ("paper", 15)):  # every scale's sweep and settings pass the schema
+    for scale, runs in (("quick", 24), ("paper", 15)):  # every scale's sweep and settings pass the schema
         run = snakemake(workdir, "figures/multispike/accuracy.png", "--dry-run", "--config", f"scale={scale}")
         assert run.returncode == 0, run.stderr[-3000:]
         assert job_counts(run.stdout)["multispike_train"] == runs
-    for scale, runs in (("quick", 14), ("paper", 11)):
+    for scale, runs in (("quick", 18), ("paper", 11)):
         run = snakemake(workdir, "figures/sparse/parity.png", "--dry-run", "--config", f"scale={scale}")
         assert run.returncode == 0, run.stderr[-3000:]
         assert job_counts(run.stdout)["sparse_train"] == runs

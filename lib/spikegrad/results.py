@@ -169,3 +169,27 @@ def label_experiments(table: pd.DataFrame, experiments: dict[str, dict], section
     for key in sorted({k for e in experiments.values() for k in e}):
         table[key] = table["experiment"].map({name: e.get(key) for name, e in experiments.items()})
     return table
+
+
+def select_best(summary: pd.DataFrame, by: str, score: str, tried: str) -> pd.DataFrame:
+    """``summary`` with a boolean ``selected`` column marking, per ``by`` group, the row of highest ``score`` (the
+    first on ties), and ``<tried>s_tried``: how many values of ``tried`` the group compared."""
+    best = summary.groupby(by, sort=False)[score].transform("max")
+    first = summary[summary[score] == best].drop_duplicates(by).index
+    return summary.assign(
+        selected=summary.index.isin(first), **{f"{tried}s_tried": summary.groupby(by)[tried].transform("nunique")}
+    )
+
+
+def benchmark_times(root: Path) -> pd.DataFrame:
+    """Per rule, the jobs and their wall-clock seconds (total, mean, max) from the Snakemake benchmark files
+    ``root/<rule>.tsv`` and ``root/<rule>/<wildcards>.tsv``, longest total first."""
+    root = Path(root)
+    rows = [
+        {"rule": p.relative_to(root).parts[0].removesuffix(".tsv"), "seconds": pd.read_csv(p, sep="\t")["s"].sum()}
+        for p in sorted(root.rglob("*.tsv"))
+    ]
+    if not rows:
+        raise FileNotFoundError(f"no benchmark files under {root}")
+    table = pd.DataFrame(rows).groupby("rule")["seconds"].agg(jobs="count", total_s="sum", mean_s="mean", max_s="max")
+    return table.sort_values("total_s", ascending=False).reset_index()

@@ -117,8 +117,8 @@ def read_surrogate_sweep(path: Path, experiments: Collection[str]) -> pd.DataFra
 
 def read_multispike_sweep(path: Path, experiments: Collection[str]) -> pd.DataFrame:
     """Read a multi-spike sweep: experiment (a block of ``multispike.experiments`` in config.yaml, which holds
-    every network and training setting), seed."""
-    return _read(path, {"experiment": _choice(experiments), "seed": _integer(0)})
+    every network and training setting), lr (replacing the block's), seed."""
+    return _read(path, {"experiment": _choice(experiments), "lr": _positive_number, "seed": _integer(0)})
 
 
 def read_sparse_sweep(path: Path, experiments: Collection[str]) -> pd.DataFrame:
