@@ -275,7 +275,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ClaimError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    args.readme.write_text(text)
+    from spikegrad.results import write_text  # atomic: a failed write leaves the old README
+
+    write_text(args.readme, text)
     print(f"{args.readme}: {len(rows)} claims at the {scale} scale written")
     return 0
 
