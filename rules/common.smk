@@ -16,6 +16,7 @@ check_experiment_datasets(config, set(config["datasets"]) | set(PUBLISHED))
 SCALE = config["scales"][config["scale"]]
 DATA = f"data/{config['scale']}"  # prepared datasets of this scale
 RESULTS = f"results/{config['scale']}"  # runs and tables of this scale
+BENCHMARKS = f"benchmarks/{config['scale']}"  # one Snakemake benchmark file per job of this scale
 TRAIN = Paramspace(read_sweep(SCALE["train_sweep"], sorted(config["datasets"])))
 SPOKEN = ("spoken-digits", "spoken-commands")
 

@@ -4,7 +4,7 @@ rule prepare_data:
     params:
         args=prepare_args,
     benchmark:
-        f"benchmarks/{config['scale']}/prepare_data/{{dataset}}.tsv",
+        f"{BENCHMARKS}/prepare_data/{{dataset}}.tsv",
     log:
         f"logs/{config['scale']}/data/{{dataset}}.log",
     threads: 1

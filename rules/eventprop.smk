@@ -72,7 +72,7 @@ rule eventprop_train:
         weights=f"{EP_RESULTS}/runs/{EP.wildcard_pattern}/weights.safetensors",
         notebook=f"{EP_RESULTS}/runs/{EP.wildcard_pattern}/train.ipynb",
     benchmark:
-        f"benchmarks/{config['scale']}/eventprop_train/{EP.wildcard_pattern}.tsv",
+        f"{BENCHMARKS}/eventprop_train/{EP.wildcard_pattern}.tsv",
     log:
         f"logs/{config['scale']}/eventprop/{EP.wildcard_pattern}.log",
     params:

@@ -12,7 +12,7 @@ rule forwardprop_agreement:
     output:
         table=f"{FP_RESULTS}/agreement.csv",
     benchmark:
-        f"benchmarks/{config['scale']}/forwardprop_agreement.tsv",
+        f"{BENCHMARKS}/forwardprop_agreement.tsv",
     log:
         f"logs/{config['scale']}/forwardprop/agreement.log",
     params:
@@ -30,7 +30,7 @@ rule forwardprop_bench:
     output:
         bench=f"{FP_RESULTS}/bench.json",
     benchmark:
-        f"benchmarks/{config['scale']}/forwardprop_bench.tsv",
+        f"{BENCHMARKS}/forwardprop_bench.tsv",
     log:
         f"logs/{config['scale']}/forwardprop/bench.log",
     params:

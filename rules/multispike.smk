@@ -47,7 +47,7 @@ rule multispike_train:
         weights=f"{MS_RESULTS}/runs/{MS.wildcard_pattern}/weights.safetensors",
         notebook=f"{MS_RESULTS}/runs/{MS.wildcard_pattern}/multispike.ipynb",
     benchmark:
-        f"benchmarks/{config['scale']}/multispike_train/{MS.wildcard_pattern}.tsv",
+        f"{BENCHMARKS}/multispike_train/{MS.wildcard_pattern}.tsv",
     log:
         f"logs/{config['scale']}/multispike/{MS.wildcard_pattern}.log",
     params:
@@ -82,7 +82,7 @@ rule multispike_convergence:
     output:
         table=f"{MS_RESULTS}/convergence.csv",
     benchmark:
-        f"benchmarks/{config['scale']}/multispike_convergence.tsv",
+        f"{BENCHMARKS}/multispike_convergence.tsv",
     log:
         f"logs/{config['scale']}/multispike/convergence.log",
     params:

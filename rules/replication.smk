@@ -36,6 +36,6 @@ rule timing:
     log:
         f"logs/{config['scale']}/timing.log",
     params:
-        root=f"benchmarks/{config['scale']}",
+        root=BENCHMARKS,
     script:
         "../scripts/timing_table.py"

@@ -46,7 +46,7 @@ rule sparse_train:
         weights=f"{SP_RESULTS}/runs/{SP.wildcard_pattern}/weights.safetensors",
         notebook=f"{SP_RESULTS}/runs/{SP.wildcard_pattern}/train.ipynb",
     benchmark:
-        f"benchmarks/{config['scale']}/sparse_train/{SP.wildcard_pattern}.tsv",
+        f"{BENCHMARKS}/sparse_train/{SP.wildcard_pattern}.tsv",
     log:
         f"logs/{config['scale']}/sparse/{SP.wildcard_pattern}.log",
     params:
@@ -63,7 +63,7 @@ rule sparse_bench:
     output:
         bench=f"{SP_RESULTS}/bench.json",
     benchmark:
-        f"benchmarks/{config['scale']}/sparse_bench.tsv",
+        f"{BENCHMARKS}/sparse_bench.tsv",
     log:
         f"logs/{config['scale']}/sparse/bench.log",
     params:

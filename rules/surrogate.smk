@@ -56,7 +56,7 @@ rule surrogate_train:
         weights=f"{SG_RESULTS}/runs/{SG.wildcard_pattern}/weights.safetensors",
         notebook=f"{SG_RESULTS}/runs/{SG.wildcard_pattern}/surrogate.ipynb",
     benchmark:
-        f"benchmarks/{config['scale']}/surrogate_train/{SG.wildcard_pattern}.tsv",
+        f"{BENCHMARKS}/surrogate_train/{SG.wildcard_pattern}.tsv",
     log:
         f"logs/{config['scale']}/surrogate/{SG.wildcard_pattern}.log",
     params:

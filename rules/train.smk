@@ -7,7 +7,7 @@ rule train:
         history=f"{RESULTS}/train/{TRAIN.wildcard_pattern}/history.csv",
         notebook=f"{RESULTS}/train/{TRAIN.wildcard_pattern}/train.ipynb",
     benchmark:
-        f"benchmarks/{config['scale']}/train/{TRAIN.wildcard_pattern}.tsv",
+        f"{BENCHMARKS}/train/{TRAIN.wildcard_pattern}.tsv",
     log:
         f"logs/{config['scale']}/train/{TRAIN.wildcard_pattern}.log",
     params:

@@ -141,15 +141,17 @@ def read_value(root: Path, spec: dict) -> float | None:
         return None
     table = read_table(path, spec.get("records"))
     for column, allowed in spec.get("where", {}).items():
-        if column not in table:
-            raise ClaimError(f"{path}: no column {column!r} (columns: {', '.join(map(str, table.columns))})")
-        table = table[_matches(table[column], allowed)]
-    if spec["column"] not in table:
-        raise ClaimError(f"{path}: no column {spec['column']!r} (columns: {', '.join(map(str, table.columns))})")
-    column = table[spec["column"]].dropna()
+        table = table[_matches(_column(table, column, path), allowed)]
+    column = _column(table, spec["column"], path).dropna()
     if column.empty:
         return None
     return float(getattr(column, spec.get("reduce", "mean"))())
+
+
+def _column(table: pd.DataFrame, name: str, path: Path) -> pd.Series:
+    if name not in table:
+        raise ClaimError(f"{path}: no column {name!r} (columns: {', '.join(map(str, table.columns))})")
+    return table[name]
 
 
 def _matches(column: pd.Series, allowed) -> pd.Series:
@@ -173,7 +175,7 @@ def evaluate_claim(claim: dict, root: Path, scale: str) -> Row:
     files = tuple(sorted({spec["file"] for spec in claim["values"].values()}))
     row = {k: claim[k] for k in ("id", "paper", "claim", "paper_value", "source")}
     note = claim.get("note", "").strip()
-    if scale not in claim.get("scales", [scale]):
+    if not _runs_at(claim, scale):
         return Row(**row, ours="–", files=(), verdict="not run at this scale", note=note)
     values = {name: read_value(root, spec) for name, spec in claim["values"].items()}
     absent = sorted(name for name, value in values.items() if value is None)
@@ -187,8 +189,13 @@ def evaluate_claim(claim: dict, root: Path, scale: str) -> Row:
 
 def claim_files(config: dict, scale: str) -> list[str]:
     """The result files (relative to ``results/<scale>``) that the claims run at ``scale`` read."""
-    active = [c for c in config["claims"] if scale in c.get("scales", [scale])]
+    active = [c for c in config["claims"] if _runs_at(c, scale)]
     return sorted({spec["file"] for c in active for spec in c["values"].values()})
+
+
+def _runs_at(claim: dict, scale: str) -> bool:
+    """Whether the claim is evaluated at ``scale`` (every scale unless it lists ``scales``)."""
+    return scale in claim.get("scales", [scale])
 
 
 def table(config: dict, root: Path, scale: str) -> list[Row]:
@@ -199,13 +206,16 @@ def _cell(text: str) -> str:
     return " ".join(str(text).split()).replace("|", "\\|")
 
 
+def _markdown_row(cells) -> str:
+    return "| " + " | ".join(_cell(c) for c in cells) + " |"
+
+
 def paper_table(rows: list[Row], paper: str) -> str:
     """The rows of one paper as a Markdown table: claim, the paper's number (source), ours (files), verdict, note."""
     lines = ["| claim | paper | ours | verdict | note |", "|---|---|---|---|---|"]
     for r in (r for r in rows if r.paper == paper):
         ours = r.ours + (f" ({', '.join(f'`{f}`' for f in r.files)})" if r.files else "")
-        cells = (r.claim, f"{r.paper_value} ({r.source})", ours, f"**{r.verdict}**", r.note)
-        lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+        lines.append(_markdown_row((r.claim, f"{r.paper_value} ({r.source})", ours, f"**{r.verdict}**", r.note)))
     return "\n".join(lines)
 
 
@@ -231,8 +241,7 @@ def overview(rows: list[Row], scale: str) -> str:
     lines = [_tally(rows, scale), ""]
     lines += ["| paper | claim | paper's number | ours | verdict |", "|---|---|---|---|---|"]
     for r in rows:
-        cells = (r.paper, r.claim, r.paper_value, r.ours, f"**{r.verdict}**")
-        lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+        lines.append(_markdown_row((r.paper, r.claim, r.paper_value, r.ours, f"**{r.verdict}**")))
     return "\n".join(lines)
 
 
