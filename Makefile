@@ -26,7 +26,7 @@ reproduce: env
 
 # The README's replication tables from the quick reproduction's results (run after `make reproduce`).
 readme: env
-	$(BIN)/python -m spikegrad.replication --results results/$(SCALE) --readme README.md
+	$(BIN)/python -m spikegrad.replication --results results/$(SCALE) --readme README.md lib/spikegrad/studies/*/README.md
 
 # The performance suite (spikegrad vs the peer libraries, training step, event simulation) at SCALE on this
 # machine: figures/bench/*.png and figures/bench/summary.md. Re-measure with `make bench BENCH_FORCE=--forceall`.

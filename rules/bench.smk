@@ -78,8 +78,11 @@ rule fig_bench:
         summary="figures/bench/summary.md",
     log:
         "logs/figures/bench/figures.log",
-    script:
-        "../scripts/fig_bench.py"
+    run:
+        from spikegrad.bench import figures
+        from spikegrad.results import read_json
+
+        figures.write(read_json(input.lif_layer), read_json(input.training_step), read_json(input.event_sim), output)
 
 
 rule bench:

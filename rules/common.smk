@@ -1,4 +1,5 @@
 import json
+import math
 import shlex
 from pathlib import Path
 
@@ -7,7 +8,7 @@ from snakemake.utils import Paramspace, validate
 from spikegrad.data import SPLITS
 from spikegrad.data.published import PUBLISHED
 from spikegrad.data.registry import GENERATED, SYNTHESIZED
-from spikegrad.sweeps import check_config, check_experiment_datasets, read_sweep
+from spikegrad.sweeps import check_config, check_experiment_datasets, read_sweep, typed
 
 check_config(config, Path(workflow.basedir) / "config/schema.yaml")  # one line naming the entry
 validate(config, "../config/schema.yaml")  # fills in the schema's defaults
@@ -41,13 +42,13 @@ def prepare_args(wildcards):
 
 def train_notebook_args(wildcards):
     """papermill arguments for one training run: the sweep row, the dataset's settings and the scale's."""
-    run = TRAIN.instance(wildcards)
+    run = typed(TRAIN.instance(wildcards))
     settings = config["datasets"][run["dataset"]]
     parameters = {
         **settings,
         "dataset": run["dataset"],
-        "lr": float(run["lr"]),
-        "seed": int(run["seed"]),
+        "lr": run["lr"],
+        "seed": run["seed"],
         "epochs": SCALE["epochs"],
         "max_train": SCALE["max_train"],
         "device": config["device"],

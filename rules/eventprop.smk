@@ -24,16 +24,16 @@ def eventprop_data(wildcards):
 
 
 def eventprop_notebook_args(wildcards):
-    run = EP.instance(wildcards)
+    run = typed(EP.instance(wildcards))
     parameters = {
         **eventprop_settings(run),
         "engine": "eventprop",
         "loss": run["loss"],
-        "recurrent": run["recurrent"] == "True",
+        "recurrent": run["recurrent"],
         "augment": EVENTPROP["augmentations"][run["augment"]],
-        "lr": float(run["lr"]),
-        "epochs": int(run["epochs"]),
-        "seed": int(run["seed"]),
+        "lr": run["lr"],
+        "epochs": run["epochs"],
+        "seed": run["seed"],
         "max_train": SCALE["max_train"],
         "device": config["device"],
         "data_root": DATA,
@@ -44,11 +44,9 @@ def eventprop_notebook_args(wildcards):
 
 
 def eventprop_selected(**entries):
-    """Run folders of the sweep rows whose columns equal ``entries``."""
-    rows = EP_RUNS
-    for column, value in entries.items():
-        rows = rows[rows[column] == value]
-    return [f"{EP_RESULTS}/runs/{EP.wildcard_pattern.format(**row)}" for row in rows.to_dict("records")]
+    """Run folders of the sweep rows whose typed columns (:func:`spikegrad.sweeps.typed`) equal ``entries``."""
+    rows = [row for row in EP_RUNS.to_dict("records") if entries.items() <= typed(row).items()]
+    return [f"{EP_RESULTS}/runs/{EP.wildcard_pattern.format(**row)}" for row in rows]
 
 
 def eventprop_outputs():
@@ -97,8 +95,10 @@ rule table_eventprop:
         f"logs/{config['scale']}/tables/eventprop.log",
     params:
         root=f"{EP_RESULTS}/runs",
-    script:
-        "../scripts/table_eventprop.py"
+    run:
+        from spikegrad.studies.eventprop import tables
+
+        tables.write(params.root, input.metrics, input.history, output)
 
 
 rule fig_eventprop:
@@ -113,8 +113,14 @@ rule fig_eventprop:
         kind=lambda wc: EVENTPROP["experiments"][wc.experiment]["figure"],
     wildcard_constraints:
         experiment="|".join(EVENTPROP["experiments"]),
-    script:
-        "../scripts/fig_eventprop.py"
+    run:
+        import pandas as pd
+
+        from spikegrad.plots import save
+        from spikegrad.studies.eventprop.figures import experiment_figure
+
+        runs, history = pd.read_csv(input.runs), pd.read_csv(input.history)
+        save(experiment_figure(runs, history, wildcards.experiment, params.kind), output[0])
 
 
 rule fig_eventprop_gradient_flow:
@@ -131,8 +137,14 @@ rule fig_eventprop_gradient_flow:
         "logs/figures/eventprop/gradient_flow.log",
     params:
         data_root=DATA,
-    script:
-        "../scripts/fig_eventprop_gradient_flow.py"
+    run:
+        from spikegrad.plots import save
+        from spikegrad.results import write_text
+        from spikegrad.studies.eventprop import figures, gradient_flow
+
+        table = gradient_flow.flow_table(input.sum[0], input.shaped[0], params.data_root)
+        write_text(output.table, table.to_csv(index=False))
+        save(figures.gradient_flow(table), output.figure)
 
 
 rule fig_eventprop_deletion:
@@ -145,5 +157,11 @@ rule fig_eventprop_deletion:
         "logs/figures/eventprop/spike_deletion.log",
     params:
         experiments=EVENTPROP["deletion"].get(config["scale"]),
-    script:
-        "../scripts/fig_eventprop_deletion.py"
+    run:
+        import pandas as pd
+
+        from spikegrad.plots import save
+        from spikegrad.studies.eventprop.figures import spike_deletion
+
+        short, long = params.experiments
+        save(spike_deletion(pd.read_csv(input.history), short, long), output[0])

@@ -10,8 +10,10 @@ rule table_train:
         f"logs/{config['scale']}/tables/train.log",
     params:
         root=f"{RESULTS}/train",
-    script:
-        "../scripts/table_train.py"
+    run:
+        from spikegrad.studies.foundation import tables
+
+        tables.write(params.root, input.metrics, input.history, output)
 
 
 rule fig_accuracy_vs_lr:
@@ -25,8 +27,12 @@ rule fig_accuracy_vs_lr:
         ),
     log:
         "logs/figures/foundation/accuracy_vs_lr.log",
-    script:
-        "../scripts/fig_accuracy_vs_lr.py"
+    run:
+        import pandas as pd
+
+        from spikegrad import plots
+
+        plots.save(plots.accuracy_vs_lr(pd.read_csv(input.runs)), output[0])
 
 
 rule fig_learning_curves:
@@ -40,8 +46,12 @@ rule fig_learning_curves:
         ),
     log:
         "logs/figures/foundation/learning_curves.log",
-    script:
-        "../scripts/fig_learning_curves.py"
+    run:
+        import pandas as pd
+
+        from spikegrad import plots
+
+        plots.save(plots.learning_curves(pd.read_csv(input.history)), output[0])
 
 
 rule fig_spoken_samples:
@@ -59,5 +69,8 @@ rule fig_spoken_samples:
         seed=0,
     wildcard_constraints:
         dataset="|".join(SPOKEN),
-    script:
-        "../scripts/fig_spoken_samples.py"
+    run:
+        from spikegrad.plots import save
+        from spikegrad.studies.foundation.figures import spoken_samples
+
+        save(spoken_samples(input.test, wildcards.dataset, int(params.seed)), output[0])

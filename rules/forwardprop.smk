@@ -22,7 +22,7 @@ rule forwardprop_agreement:
         runtime=60,
         mem_mb=4000,
     shell:
-        "OMP_NUM_THREADS={threads} NUMBA_NUM_THREADS={threads} python -m spikegrad.agreement --out {output.table} "
+        "OMP_NUM_THREADS={threads} NUMBA_NUM_THREADS={threads} python -m spikegrad.studies.forwardprop.agreement --out {output.table} "
         "--seeds {params.setting[seeds]} --directions {params.setting[directions]} > {log} 2>&1"
 
 
@@ -54,8 +54,13 @@ rule table_forwardprop_agreement:
                category="forwardprop"),
     log:
         "logs/figures/forwardprop/agreement.log",
-    script:
-        "../scripts/table_forwardprop_agreement.py"
+    run:
+        import pandas as pd
+
+        from spikegrad.results import write_text
+        from spikegrad.studies.forwardprop import agreement
+
+        write_text(output[0], agreement.markdown(pd.read_csv(input.table)))
 
 
 rule fig_forwardprop_cost:
@@ -65,5 +70,9 @@ rule fig_forwardprop_cost:
         report("figures/forwardprop/cost.png", caption="../report/forwardprop_cost.rst", category="forwardprop"),
     log:
         "logs/figures/forwardprop/cost.log",
-    script:
-        "../scripts/fig_forwardprop_cost.py"
+    run:
+        from spikegrad.plots import save
+        from spikegrad.results import read_json
+        from spikegrad.studies.forwardprop.figures import cost_scaling
+
+        save(cost_scaling(read_json(input.bench)), output[0])

@@ -15,13 +15,13 @@ def multispike_data(wildcards):
 
 
 def multispike_notebook_args(wildcards):
-    run = MS.instance(wildcards)
+    run = typed(MS.instance(wildcards))
     settings = {k: v for k, v in MULTISPIKE["experiments"][run["experiment"]].items() if k != "variant"}
     parameters = {
         "max_train": SCALE["max_train"],
         **settings,
-        "lr": float(run["lr"]),
-        "seed": int(run["seed"]),
+        "lr": run["lr"],
+        "seed": run["seed"],
         "device": config["device"],
         "data_root": DATA,
         "out_dir": f"{MS_RESULTS}/runs/{MS.wildcard_pattern.format(**wildcards)}",
@@ -74,8 +74,10 @@ rule table_multispike:
         root=f"{MS_RESULTS}/runs",
         experiments={name: {"dataset": e["dataset"], "variant": e["variant"]}
                      for name, e in MULTISPIKE["experiments"].items()},
-    script:
-        "../scripts/table_multispike.py"
+    run:
+        from spikegrad.studies.multispike import tables
+
+        tables.write(params.root, input.metrics, input.history, params.experiments, output)
 
 
 rule multispike_convergence:
@@ -92,7 +94,7 @@ rule multispike_convergence:
         runtime=60 * 4,
         mem_mb=8000,
     shell:
-        "OMP_NUM_THREADS={threads} NUMBA_NUM_THREADS={threads} python -m spikegrad.convergence --out {output.table} --step {params.grid[step]} "
+        "OMP_NUM_THREADS={threads} NUMBA_NUM_THREADS={threads} python -m spikegrad.studies.multispike.convergence --out {output.table} --step {params.grid[step]} "
         "--repeats {params.grid[repeats]} --epochs {params.grid[epochs]} > {log} 2>&1"
 
 
@@ -105,8 +107,12 @@ rule fig_multispike:
                         category="multispike") for name in MS_FIGURES},
     log:
         "logs/figures/multispike/history.log",
-    script:
-        "../scripts/fig_multispike.py"
+    run:
+        import pandas as pd
+
+        from spikegrad.studies.multispike import figures
+
+        figures.save_all(pd.read_csv(input.history), pd.read_csv(input.runs), output)
 
 
 rule fig_multispike_convergence:
@@ -117,5 +123,10 @@ rule fig_multispike_convergence:
                category="multispike"),
     log:
         "logs/figures/multispike/convergence.log",
-    script:
-        "../scripts/fig_multispike_convergence.py"
+    run:
+        import pandas as pd
+
+        from spikegrad.plots import save
+        from spikegrad.studies.multispike.figures import convergence_heatmap
+
+        save(convergence_heatmap(pd.read_csv(input.table)), output[0])

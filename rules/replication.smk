@@ -22,8 +22,10 @@ rule replication:
     params:
         root=RESULTS,
         scale=config["scale"],
-    script:
-        "../scripts/replication_table.py"
+    run:
+        from spikegrad import replication
+
+        replication.write(input.claims, params.root, params.scale, output)
 
 
 rule timing:
@@ -37,5 +39,7 @@ rule timing:
         f"logs/{config['scale']}/timing.log",
     params:
         root=BENCHMARKS,
-    script:
-        "../scripts/timing_table.py"
+    run:
+        from spikegrad.results import benchmark_times, write_text
+
+        write_text(output[0], benchmark_times(params.root).round(2).to_csv(index=False))

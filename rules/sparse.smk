@@ -15,13 +15,13 @@ def sparse_data(wildcards):
 
 
 def sparse_notebook_args(wildcards):
-    run = SP.instance(wildcards)
+    run = typed(SP.instance(wildcards))
     parameters = {
         "max_train": SCALE["max_train"],
         **SPARSE["experiments"][run["experiment"]],
         "engine": run["engine"],
-        "active_band": None if run["band"] == "inf" else float(run["band"]),
-        "seed": int(run["seed"]),
+        "active_band": None if math.isinf(run["band"]) else run["band"],
+        "seed": run["seed"],
         "device": config["device"],
         "data_root": DATA,
         "out_dir": f"{SP_RESULTS}/runs/{SP.wildcard_pattern.format(**wildcards)}",
@@ -95,8 +95,10 @@ rule table_sparse:
     params:
         root=f"{SP_RESULTS}/runs",
         experiments={name: {"dataset": e["dataset"]} for name, e in SPARSE["experiments"].items()},
-    script:
-        "../scripts/table_sparse.py"
+    run:
+        from spikegrad.studies.sparse import tables
+
+        tables.write(params.root, input.metrics, input.history, params.experiments, output)
 
 
 rule fig_sparse:
@@ -109,5 +111,10 @@ rule fig_sparse:
            for name in SP_FIGURES},
     log:
         "logs/figures/sparse/figures.log",
-    script:
-        "../scripts/fig_sparse.py"
+    run:
+        import pandas as pd
+
+        from spikegrad.results import read_json
+        from spikegrad.studies.sparse import figures
+
+        figures.save_all(pd.read_csv(input.history), pd.read_csv(input.runs), read_json(input.bench), output)

@@ -15,20 +15,20 @@ def surrogate_data(wildcards):
 
 
 def surrogate_notebook_args(wildcards):
-    run = SG.instance(wildcards)
+    run = typed(SG.instance(wildcards))
     settings = {k: v for k, v in SURROGATE["experiments"][run["experiment"]].items() if k != "figure"}
     parameters = {
         **settings,
         "shape": run["shape"],
-        "lr": float(run["lr"]),
-        "dampening": float(run["dampening"]),
-        "sharpness": float(run["sharpness"]),
-        "tail": float(run["tail"]),
+        "lr": run["lr"],
+        "dampening": run["dampening"],
+        "sharpness": run["sharpness"],
+        "tail": run["tail"],
         "conditions": run["conditions"],
-        "initial_rate": None if run["initial_rate"] == "none" else float(run["initial_rate"]),
-        "sparsity": float(run["sparsity"]),
-        "epochs": int(run["epochs"]),
-        "seed": int(run["seed"]),
+        "initial_rate": None if run["initial_rate"] == "none" else run["initial_rate"],
+        "sparsity": run["sparsity"],
+        "epochs": run["epochs"],
+        "seed": run["seed"],
         "max_train": SCALE["max_train"],
         "device": config["device"],
         "data_root": DATA,
@@ -83,8 +83,10 @@ rule table_surrogate:
     params:
         root=f"{SG_RESULTS}/runs",
         lr_experiments=[name for name, e in SURROGATE["experiments"].items() if e["figure"] == "lr"],
-    script:
-        "../scripts/table_surrogate.py"
+    run:
+        from spikegrad.studies.surrogate import tables
+
+        tables.write(params.root, input.metrics, input.history, params.lr_experiments, output)
 
 
 rule fig_surrogate:
@@ -98,8 +100,13 @@ rule fig_surrogate:
         kind=lambda wc: SURROGATE["experiments"][wc.experiment]["figure"],
     wildcard_constraints:
         experiment="|".join(SURROGATE["experiments"]),
-    script:
-        "../scripts/fig_surrogate.py"
+    run:
+        import pandas as pd
+
+        from spikegrad.plots import save
+        from spikegrad.studies.surrogate.figures import figure
+
+        save(figure(pd.read_csv(input.runs), params.kind, wildcards.experiment), output[0])
 
 
 rule fig_surrogate_sensitivity:
@@ -111,7 +118,11 @@ rule fig_surrogate_sensitivity:
     log:
         "logs/figures/surrogate/sensitivity.log",
     params:
-        kind="sensitivity",
         experiments=SURROGATE["sensitivity"].get(config["scale"], []),
-    script:
-        "../scripts/fig_surrogate.py"
+    run:
+        import pandas as pd
+
+        from spikegrad.plots import save
+        from spikegrad.studies.surrogate.figures import figure
+
+        save(figure(pd.read_csv(input.runs), "sensitivity", experiments=params.experiments), output[0])

@@ -13,12 +13,12 @@ if not torch.cuda.is_available():
 
 @pytest.fixture
 def kill_evaluation(monkeypatch):
-    """``kill_evaluation(module, call=2)`` makes ``module.evaluate`` raise KeyboardInterrupt on its ``call``-th call
-    (with the default, a training run killed after its first epoch's checkpoint); it returns a function that puts
-    the real ``evaluate`` back."""
+    """``kill_evaluation(module, call=2)`` makes ``module._evaluate`` (the training loop's evaluation) raise
+    KeyboardInterrupt on its ``call``-th call (with the default, a training run killed after its first epoch's
+    checkpoint); it returns a function that puts the real one back."""
 
     def kill(module, call: int = 2):
-        real = module.evaluate
+        real = module._evaluate
         calls = {"n": 0}
 
         def evaluate(*args, **kwargs):
@@ -27,7 +27,7 @@ def kill_evaluation(monkeypatch):
                 raise KeyboardInterrupt("killed")
             return real(*args, **kwargs)
 
-        monkeypatch.setattr(module, "evaluate", evaluate)
+        monkeypatch.setattr(module, "_evaluate", evaluate)
         return lambda: monkeypatch.setattr(module, "evaluate", real)
 
     return kill

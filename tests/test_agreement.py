@@ -1,11 +1,12 @@
-"""Gradient agreement of the exact engines (spikegrad.agreement) on its random float64 networks: every pair of
+"""Gradient agreement of the exact engines (spikegrad.studies.forwardprop.agreement) on its random float64 networks:
+every pair of
 engines to rounding error, finite differences to their truncation error, FP's JVP to the reverse dot product."""
 
 import pandas as pd
 import pytest
 import torch
 
-from spikegrad import agreement as ag
+from spikegrad.studies.forwardprop import agreement as ag
 
 
 @pytest.mark.parametrize("ratio", ag.RATIOS)

@@ -4,9 +4,9 @@ shaping (`sum_weigh_exp`) sends one through the whole trial (Nowotny et al.'s me
 import pytest
 import torch
 
-from spikegrad.analysis import gradient_flow
 from spikegrad.model import LIFParams, NetworkSpec, WeightInit
 from spikegrad.network import SNN
+from spikegrad.studies.eventprop.gradient_flow import gradient_flow
 
 
 def test_loss_shaping_sends_error_signal_through_the_whole_trial():

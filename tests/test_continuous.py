@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from spikegrad.continuous import Layer, simulate
+from continuous_reference import Layer, simulate
 from spikegrad.model import LIFParams, lif_step, rest_state
 
 

@@ -1,4 +1,5 @@
-"""Convergence grid of single- vs multi-spike training (spikegrad.convergence): the grid, the table's columns and
+"""Convergence grid of single- vs multi-spike training (spikegrad.studies.multispike.convergence): the grid, the
+table's columns and
 ranges, determinism, and that stacking cells and repeats into one layer trains each block as if alone."""
 
 import numpy as np
@@ -6,7 +7,7 @@ import pandas as pd
 import pytest
 import torch
 
-from spikegrad import convergence as cv
+from spikegrad.studies.multispike import convergence as cv
 
 
 def test_grid_includes_both_ends():

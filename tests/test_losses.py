@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from spikegrad.losses import LOSSES, FirstSpikeParams, cross_entropy, first_spike_loss
+from spikegrad.losses import VOLTAGE_LOSSES, FirstSpikeParams, cross_entropy, first_spike_loss
 
 # U [T=4, B=1, C=2]; s_n = (n + 1)/4 = 0.25, 0.5, 0.75, 1
 U = torch.tensor([[[0.0, 1.0]], [[2.0, 0.5]], [[1.0, 0.0]], [[4.0, -1.0]]], dtype=torch.float64)
@@ -42,7 +42,7 @@ def test_max_and_per_step_cross_entropy_by_hand():
 def test_batch_mean_and_every_loss_is_differentiable():
     u = torch.randn(6, 3, 4, dtype=torch.float64, requires_grad=True)
     labels = torch.tensor([0, 3, 1])
-    for name in LOSSES:
+    for name in VOLTAGE_LOSSES:
         loss, _ = cross_entropy(name, u, labels)
         single = sum(cross_entropy(name, u[:, b : b + 1], labels[b : b + 1])[0] for b in range(3)) / 3
         assert loss.item() == pytest.approx(single.item()), name

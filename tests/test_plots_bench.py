@@ -4,7 +4,7 @@ roofline arithmetic."""
 import pytest
 import torch
 
-from spikegrad import plots_bench
+from spikegrad.bench import figures as plots_bench
 from spikegrad.bench import roofline
 
 VERSIONS = {"torch": "2.13", "numba": "0.68", "triton": None, "python": "3.11", "platform": "linux"}

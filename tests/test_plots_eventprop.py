@@ -1,5 +1,5 @@
-"""EventProp study figures (spikegrad.plots) on small synthetic tables: axes, lines and bars drawn; the shared
-name-ordering and colour helpers."""
+"""EventProp study figures (spikegrad.studies.eventprop.figures) on small synthetic tables: axes, lines and bars
+drawn; the shared name-ordering and colour helpers."""
 
 import itertools
 
@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from spikegrad import plots
+from spikegrad.studies.eventprop import figures as ep
 
 LOSSES = ["max", "sum", "first_spike_exp", "sum_weigh_exp"]  # deliberately not in the paper's order
 
@@ -41,7 +42,7 @@ def solid_and_dashed(ax):
 
 
 def test_training_curves_draws_train_and_validation_per_seed():
-    fig = plots.training_curves(make_history(make_runs(losses=["sum"], seeds=(0, 1, 2))), "one config")
+    fig = ep.training_curves(make_history(make_runs(losses=["sum"], seeds=(0, 1, 2))), "one config")
     (ax,) = fig.axes
     assert solid_and_dashed(ax) == (3, 3)
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["validation", "train"]
@@ -49,7 +50,7 @@ def test_training_curves_draws_train_and_validation_per_seed():
 
 
 def test_training_curves_colours_by_loss_when_several():
-    fig = plots.training_curves(make_history(make_runs(losses=["sum", "max"], seeds=(0,))), "two losses")
+    fig = ep.training_curves(make_history(make_runs(losses=["sum", "max"], seeds=(0,))), "two losses")
     (ax,) = fig.axes
     assert len(ax.get_lines()) == 4 and len({line.get_color() for line in ax.get_lines()}) == 2
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["validation", "train", "sum", "max"]
@@ -57,14 +58,14 @@ def test_training_curves_colours_by_loss_when_several():
 
 
 def test_accuracy_per_loss_one_panel_per_loss_in_paper_order_with_sd_bands():
-    fig = plots.accuracy_per_loss(make_history(make_runs()), "per loss")
+    fig = ep.accuracy_per_loss(make_history(make_runs()), "per loss")
     assert [ax.get_title() for ax in fig.axes] == ["sum", "sum_weigh_exp", "max", "first_spike_exp"]
     for ax in fig.axes:
         assert solid_and_dashed(ax) == (1, 1)
         assert len(ax.collections) == 2  # ±sd bands: two seeds
         np.testing.assert_allclose(ax.get_lines()[0].get_ydata(), [15.5, 30.5, 45.5])  # mean of seeds 0, 1
     plt.close(fig)
-    single = plots.accuracy_per_loss(make_history(make_runs(seeds=(0,))), "one seed")
+    single = ep.accuracy_per_loss(make_history(make_runs(seeds=(0,))), "one seed")
     assert all(len(ax.collections) == 0 for ax in single.axes)
     plt.close(single)
 
@@ -73,7 +74,7 @@ def test_loss_comparison_bars_and_error_curves_per_variant():
     variants = (("True", "shift"), ("False", "none"), (False, "shift"))  # bool, as read back from CSV
     runs = make_runs(variants=variants)
     runs = runs[~((runs["loss"] == "max") & (runs["recurrent"] == "True"))]  # a loss missing from one panel
-    fig = plots.loss_comparison(runs, make_history(runs), "comparison")
+    fig = ep.loss_comparison(runs, make_history(runs), "comparison")
     top, bottom = fig.axes[:3], fig.axes[3:]
     assert len(fig.axes) == 6
     assert [ax.get_title() for ax in top] == ["feed-forward, no aug.", "feed-forward, shift", "recurrent, shift"]
@@ -97,7 +98,7 @@ def test_gradient_flow_two_log_panels_with_a_line_per_loss_and_state():
             for state in ("untrained", "trained")
         ]
     )
-    fig = plots.gradient_flow(table)
+    fig = ep.gradient_flow(table)
     assert len(fig.axes) == 2
     for ax in fig.axes:
         assert ax.get_yscale() == "log" and len(ax.get_lines()) == 4
@@ -107,16 +108,16 @@ def test_gradient_flow_two_log_panels_with_a_line_per_loss_and_state():
 
 def test_spike_deletion_accuracy_and_created_deleted_panels():
     runs = pd.concat([make_runs(["avg_xentropy"], experiment=e) for e in ("short", "long", "other")])
-    fig = plots.spike_deletion(make_history(runs, tracked=True), "short", "long")
+    fig = ep.spike_deletion(make_history(runs, tracked=True), "short", "long")
     accuracy, short, long = fig.axes
     assert len(accuracy.get_lines()) == 2 and (short.get_title(), long.get_title()) == ("short", "long")
     assert solid_and_dashed(short) == (1, 1) and solid_and_dashed(long) == (1, 1)
     np.testing.assert_allclose(short.get_lines()[0].get_ydata(), [10.5, 5.5, 10 / 3 + 0.5])
     plt.close(fig)
     with pytest.raises(ValueError, match="track_changes"):
-        plots.spike_deletion(make_history(runs), "short", "long")
+        ep.spike_deletion(make_history(runs), "short", "long")
     with pytest.raises(ValueError, match="missing"):
-        plots.spike_deletion(make_history(runs, tracked=True), "short", "missing")
+        ep.spike_deletion(make_history(runs, tracked=True), "short", "missing")
 
 
 def test_ordered_names_and_colours_fixed_by_a_reference_order():
@@ -125,3 +126,17 @@ def test_ordered_names_and_colours_fixed_by_a_reference_order():
     assert list(colours) == ["a", "b", "c", "x"]
     assert colours["b"] == plots.fixed_colours(["b"], ("a", "b", "c"))["b"]  # the same colour without "x"
     assert len(set(colours.values())) == 4
+
+
+def test_experiment_figure_of_each_kind_and_errors():
+    runs = make_runs()
+    history = make_history(runs)
+    experiment = runs["experiment"].iloc[0]
+    for kind in ep.FIGURES:
+        fig = ep.experiment_figure(runs, history, experiment, kind)
+        assert fig.axes and fig.axes[0].lines
+        plt.close(fig)
+    with pytest.raises(ValueError, match="no finished runs"):
+        ep.experiment_figure(runs, history, "missing", "curves")
+    with pytest.raises(ValueError, match="unknown figure kind"):
+        ep.experiment_figure(runs, history, experiment, "violin")

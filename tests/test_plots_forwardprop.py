@@ -1,20 +1,17 @@
-"""Forward-propagation figures: the cost figure (spikegrad.plots_forwardprop) on a synthetic benchmark, and the
+"""Forward-propagation figures: the cost figure (spikegrad.studies.forwardprop.figures) on a synthetic benchmark, and
+the
 scripts of the cost figure and of the agreement table."""
 
-import runpy
-from pathlib import Path
-from types import SimpleNamespace
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
 
-from spikegrad import plots_forwardprop as pf
-from spikegrad import results
-from spikegrad.agreement import COLUMNS
-
-SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
+from spikegrad import plots, results
+from spikegrad.studies.forwardprop import agreement
+from spikegrad.studies.forwardprop import figures as pf
+from spikegrad.studies.forwardprop.agreement import COLUMNS
 
 
 def make_bench():
@@ -50,20 +47,15 @@ def test_cost_scaling_log_log_lines_and_weights_axis():
     plt.close(fig)
 
 
-def test_figure_script(tmp_path):
+def test_cost_figure_from_the_benchmark_json(tmp_path):
     bench = results.write_json(tmp_path / "bench.json", make_bench())
-    figure = tmp_path / "cost.png"
-    snakemake = SimpleNamespace(input=SimpleNamespace(bench=bench), output=[figure])
-    runpy.run_path(str(SCRIPTS / "fig_forwardprop_cost.py"), init_globals={"snakemake": snakemake})
+    figure = plots.save(pf.cost_scaling(results.read_json(bench)), tmp_path / "cost.png")
     assert figure.stat().st_size > 10_000
 
 
-def test_agreement_table_script(tmp_path):
+def test_agreement_table_markdown(tmp_path):
     rows = [dict(depth=1, ratio=2, seed=0, spikes_per_neuron=9.0, reference="finite differences",
                  compared="spiketime", kind="directional", max_rel_diff=3e-8)]  # fmt: skip
     table = tmp_path / "agreement.csv"
     pd.DataFrame(rows, columns=COLUMNS).to_csv(table, index=False)
-    out = tmp_path / "agreement.md"
-    snakemake = SimpleNamespace(input=SimpleNamespace(table=table), output=[out])
-    runpy.run_path(str(SCRIPTS / "table_forwardprop_agreement.py"), init_globals={"snakemake": snakemake})
-    assert "| spiketime vs finite differences | 3.0e-08 |" in out.read_text()
+    assert "| spiketime vs finite differences | 3.0e-08 |" in agreement.markdown(pd.read_csv(table))

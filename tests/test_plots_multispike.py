@@ -1,9 +1,7 @@
-"""Multi-spike study figures (spikegrad.plots_multispike) and its table/figure scripts on small synthetic tables:
-panels, lines, bands, bars and heatmap values drawn."""
+"""Multi-spike study figures (spikegrad.studies.multispike.figures) and its tables and figures on small
+synthetic tables: panels, lines, bands, bars and heatmap values drawn."""
 
 import itertools
-import runpy
-from pathlib import Path
 from types import SimpleNamespace
 
 import matplotlib.pyplot as plt
@@ -11,10 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from spikegrad import plots_multispike as pm
 from spikegrad import results
+from spikegrad.studies.multispike import figures as pm
+from spikegrad.studies.multispike import tables
 
-SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 EXPERIMENTS = {  # experiment: (dataset, variant, LIF layers)
     "digits_single": ("digits", "single", 2),
     "digits_multi": ("digits", "multi", 2),
@@ -125,11 +123,7 @@ def test_convergence_heatmap_two_panels_with_values():
         pm.convergence_heatmap(convergence_table().assign(variant="other"))
 
 
-def run_script(name, **snakemake):
-    runpy.run_path(str(SCRIPTS / name), init_globals={"snakemake": SimpleNamespace(**snakemake)})
-
-
-def test_table_and_figure_scripts(tmp_path):
+def test_tables_and_figures_from_run_folders(tmp_path):
     root, metrics, histories = tmp_path / "runs", [], []
     history = make_history()
     # two learning rates per experiment: 0.01 validates better (0.7 vs 0.6) and is selected
@@ -144,8 +138,7 @@ def test_table_and_figure_scripts(tmp_path):
         histories.append(results.write_text(run / "history.csv", rows.to_csv(index=False)))
     out = {name: tmp_path / f"{name}.csv" for name in ("runs", "history", "summary")}
     experiments = {name: {"dataset": d, "variant": v} for name, (d, v, _) in EXPERIMENTS.items()}
-    run_script("table_multispike.py", input=SimpleNamespace(metrics=metrics, history=histories),
-               params=SimpleNamespace(root=root, experiments=experiments), output=SimpleNamespace(**out))  # fmt: skip
+    tables.write(root, metrics, histories, experiments, SimpleNamespace(**out))
     runs = pd.read_csv(out["runs"])
     assert len(runs) == 12 and set(runs["variant"]) == {"single", "multi", "multi-conv"}
     assert runs.loc[runs["selected"], "lr"].tolist() == [0.01] * 6
@@ -157,12 +150,7 @@ def test_table_and_figure_scripts(tmp_path):
     assert selected["test_accuracy_mean"].tolist() == pytest.approx([0.8] * 3)
     assert "test_spikes_l1_mean" in summary
     figures = {name: tmp_path / f"{name}.png" for name in ("accuracy", "silent", "spikes", "latency", "time")}
-    run_script("fig_multispike.py", input=SimpleNamespace(**out), output=SimpleNamespace(**figures))
+    pm.save_all(pd.read_csv(out["history"]), pd.read_csv(out["runs"]), SimpleNamespace(**figures))
     assert all(path.stat().st_size > 10_000 for path in figures.values())
-    table = tmp_path / "convergence.csv"
-    convergence_table().to_csv(table, index=False)
-    run_script("fig_multispike_convergence.py", input=SimpleNamespace(table=table), output=[tmp_path / "c.png"])
-    assert (tmp_path / "c.png").stat().st_size > 10_000
     with pytest.raises(ValueError, match="not in the config"):
-        run_script("table_multispike.py", input=SimpleNamespace(metrics=metrics, history=histories),
-                   params=SimpleNamespace(root=root, experiments={}), output=SimpleNamespace(**out))  # fmt: skip
+        tables.write(root, metrics, histories, {}, SimpleNamespace(**out))

@@ -1,9 +1,7 @@
-"""Sparse-backprop study figures (spikegrad.plots_sparse) and its table/figure scripts on small synthetic tables:
-panels, lines and bars drawn with the table's values."""
+"""Sparse-backprop study figures (spikegrad.studies.sparse.figures) and its tables and figures on small
+synthetic tables: panels, lines and bars drawn with the table's values."""
 
 import itertools
-import runpy
-from pathlib import Path
 from types import SimpleNamespace
 
 import matplotlib.pyplot as plt
@@ -11,10 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from spikegrad import plots_sparse as ps
 from spikegrad import results
+from spikegrad.studies.sparse import figures as ps
+from spikegrad.studies.sparse import tables as sparse_tables
 
-SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 RUNS = [("digits", "bptt", np.inf), ("digits", "sparse", 0.2), ("digits", "sparse", 0.05), ("spoken", "bptt", np.inf),
         ("spoken", "sparse", 0.2)]  # fmt: skip
 
@@ -94,14 +92,15 @@ def test_active_fraction_needs_sparse_runs():
         ps.active_fraction(history[history["engine"] == "bptt"])
 
 
-def test_table_and_figure_scripts_run_on_run_folders(tmp_path):
+def test_tables_and_figures_from_run_folders(tmp_path):
     root = tmp_path / "runs"
     history, runs = make_history(), make_runs()
     metrics, histories = [], []
     for row in runs.to_dict("records"):
         band = "inf" if np.isinf(row["band"]) else row["band"]
         run = root / f"experiment~{row['experiment']}/engine~{row['engine']}/band~{band}/seed~{row['seed']}"
-        results.write_json(run / "metrics.json", {"test_accuracy": row["test_accuracy"], "best_val_accuracy": 0.5})
+        scores = {"test_accuracy": row["test_accuracy"], "best_val_accuracy": 0.5, "seconds_per_epoch": 2.0}
+        results.write_json(run / "metrics.json", scores)
         key = (history["experiment"] == row["experiment"]) & (history["engine"] == row["engine"])
         key &= np.isclose(history["band"], row["band"]) & (history["seed"] == row["seed"])
         cols = ["epoch", "val_accuracy", "seconds", "active_l1", "active_l2"]
@@ -110,11 +109,7 @@ def test_table_and_figure_scripts_run_on_run_folders(tmp_path):
         histories.append(run / "history.csv")
     tables = {name: tmp_path / f"{name}.csv" for name in ("runs", "history", "summary")}
     experiments = {"digits": {"dataset": "digits"}, "spoken": {"dataset": "spoken-digits"}}
-    inputs = SimpleNamespace(metrics=metrics, history=histories)
-    sm = SimpleNamespace(
-        input=inputs, output=SimpleNamespace(**tables), params=SimpleNamespace(root=root, experiments=experiments)
-    )
-    runpy.run_path(str(SCRIPTS / "table_sparse.py"), init_globals={"snakemake": sm})
+    sparse_tables.write(root, metrics, histories, experiments, SimpleNamespace(**tables))
     summary = pd.read_csv(tables["summary"])
     row = summary[(summary["experiment"] == "digits") & (summary["engine"] == "sparse") & (summary["band"] == 0.2)]
     assert row["test_accuracy_mean"].item() == pytest.approx(0.725) and row["seeds"].item() == 2
@@ -122,7 +117,6 @@ def test_table_and_figure_scripts_run_on_run_folders(tmp_path):
     assert row["seconds_per_epoch_mean"].item() == pytest.approx(2.0)
     results.write_json(tmp_path / "bench.json", make_bench())
     figures = {name: tmp_path / f"{name}.png" for name in ("active_fraction", "parity", "band", "scaling")}
-    inputs = SimpleNamespace(runs=tables["runs"], history=tables["history"], bench=tmp_path / "bench.json")
-    sm = SimpleNamespace(input=inputs, output=SimpleNamespace(**figures))
-    runpy.run_path(str(SCRIPTS / "fig_sparse.py"), init_globals={"snakemake": sm})
+    history, runs, bench = pd.read_csv(tables["history"]), pd.read_csv(tables["runs"]), make_bench()
+    ps.save_all(history, runs, bench, SimpleNamespace(**figures))
     assert all(path.stat().st_size > 10_000 for path in figures.values())

@@ -1,9 +1,8 @@
-"""Surrogate-gradient study figures (spikegrad.plots_surrogate) on small synthetic run tables: the sensitivity and
+"""Surrogate-gradient study figures (spikegrad.studies.surrogate.figures) on small synthetic run tables: the
+sensitivity and
 robustness scores by hand, and the lines, bars and legends drawn."""
 
 import itertools
-import runpy
-from pathlib import Path
 from types import SimpleNamespace
 
 import matplotlib.pyplot as plt
@@ -12,12 +11,12 @@ import pandas as pd
 import pytest
 from scipy.stats import pearsonr
 
-from spikegrad import plots_surrogate as ps
-from spikegrad import results
+from spikegrad import plots, results
+from spikegrad.studies.surrogate import figures as ps
+from spikegrad.studies.surrogate import tables as sg_tables
 
 SHAPES = ["rectangular", "exponential", "triangular"]  # deliberately not in the paper's order
 LRS = [1e-4, 1e-3, 1e-2]
-SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 
 
 def make_runs(shapes=SHAPES, lrs=LRS, seeds=(0, 1), **fixed):
@@ -190,11 +189,7 @@ def test_rate_scatter_one_layer_and_no_r_for_small_or_constant_groups():
         ps.rate_scatter(runs.assign(rate_final_l1=np.nan), "missing")
 
 
-def run_script(name, **snakemake):
-    runpy.run_path(str(SCRIPTS / name), init_globals={"snakemake": SimpleNamespace(**snakemake)})
-
-
-def test_table_script_writes_runs_history_and_summary_over_seeds(tmp_path):
+def test_tables_write_runs_history_and_summary_over_seeds(tmp_path):
     root, metrics, histories = tmp_path / "runs", [], []
     config = "experiment~rates/shape~exponential/lr~0.001/dampening~1.0/sharpness~1.0/tail~1.56/conditions~I+II"
     for rate, seed in itertools.product(["none", "0.1"], (0, 1)):  # initial_rate: a string and a number
@@ -203,9 +198,7 @@ def test_table_script_writes_runs_history_and_summary_over_seeds(tmp_path):
         metrics.append(results.write_json(run / "metrics.json", dict(dataset="shd", **scores)))
         histories.append(results.write_text(run / "history.csv", "epoch,val_accuracy\n1,0.5\n"))
     out = {name: tmp_path / f"{name}.csv" for name in ("runs", "history", "summary", "robustness")}
-    run_script("table_surrogate.py", input=SimpleNamespace(metrics=metrics, history=histories),
-               params=SimpleNamespace(root=root, lr_experiments=["rates", "not_run"]),
-               output=SimpleNamespace(**out))  # fmt: skip
+    sg_tables.write(root, metrics, histories, ["rates", "not_run"], SimpleNamespace(**out))
     assert len(pd.read_csv(out["runs"])) == 4 and len(pd.read_csv(out["history"])) == 4
     summary = pd.read_csv(out["summary"])
     assert summary["initial_rate"].astype(str).tolist() == ["0.1", "none"] and summary["seeds"].tolist() == [2, 2]
@@ -216,16 +209,11 @@ def test_table_script_writes_runs_history_and_summary_over_seeds(tmp_path):
     np.testing.assert_allclose(robust[["robustness", "sensitivity"]].values, [[0.5, np.std([0, 1, 0, 1], ddof=1)]])
 
 
-def test_figure_script_draws_each_kind_and_fails_loudly(tmp_path):
-    table = tmp_path / "runs.csv"
-    pd.concat([make_runs().assign(experiment=name) for name in ("shd", "mnist")]).to_csv(table, index=False)
+def test_figure_draws_each_kind_and_fails_loudly(tmp_path):
+    runs = pd.concat([make_runs().assign(experiment=name) for name in ("shd", "mnist")])
     for kind, experiment in (("lr", "shd"), ("sensitivity", None)):
-        figure = tmp_path / f"{kind}.png"
-        run_script("fig_surrogate.py", input=SimpleNamespace(runs=table), output=[figure],
-                   params=SimpleNamespace(kind=kind, experiments=["shd", "mnist"]),
-                   wildcards=SimpleNamespace(experiment=experiment))  # fmt: skip
+        figure = plots.save(ps.figure(runs, kind, experiment, experiments=["shd", "mnist"]), tmp_path / f"{kind}.png")
         assert figure.stat().st_size > 10_000
     for kind, experiment, message in (("lr", "missing", "no finished runs"), ("violin", "shd", "unknown figure")):
         with pytest.raises(ValueError, match=message):
-            run_script("fig_surrogate.py", input=SimpleNamespace(runs=table), output=[tmp_path / "x.png"],
-                       params=SimpleNamespace(kind=kind), wildcards=SimpleNamespace(experiment=experiment))  # fmt: skip
+            ps.figure(runs, kind, experiment)

@@ -141,11 +141,21 @@ def test_markdown_tables_and_readme_splicing(root, tmp_path):
     readme = "# Title\n<!-- replication:overview -->\nold\n<!-- /replication:overview -->\nkept\n"
     readme += "<!-- replication:demo -->\n<!-- /replication:demo -->\n"
     readme += "<!-- replication:other -->\nx\n<!-- /replication:other -->\n"
-    spliced = rp.splice(readme, rp.readme_blocks(rows, config, "quick"))
+    blocks = rp.readme_blocks(rows, config, "quick")
+    spliced, done = rp.splice(readme, blocks)
+    assert done == ["overview", "demo", "other"]
     assert "old" not in spliced and "kept" in spliced and spliced.count("| demo | The demo network learns |") == 1
-    assert rp.splice(spliced, rp.readme_blocks(rows, config, "quick")) == spliced  # idempotent
-    with pytest.raises(rp.ClaimError, match="replication:missing"):
-        rp.splice(readme, {"missing": "x"})
+    assert rp.splice(spliced, blocks) == (spliced, done)  # idempotent
+    front, study = Path("README.md"), Path("studies/demo/README.md")
+    texts = {front: "<!-- replication:overview -->\n<!-- /replication:overview -->\n",
+             study: "x\n<!-- replication:demo -->\n<!-- /replication:demo -->\n<!-- replication:other -->\n"
+                    "<!-- /replication:other -->\n"}  # fmt: skip
+    written = rp.splice_files(texts, blocks)
+    assert "| demo | The demo network learns |" in written[front] and written[study].startswith("x\n")
+    with pytest.raises(rp.ClaimError, match=r"of \['other'\]"):
+        rp.splice_files({front: texts[front]}, {"overview": "o", "other": "x"})
+    with pytest.raises(rp.ClaimError, match="in both"):
+        rp.splice_files({front: texts[front], study: texts[front]}, {"overview": "o"})
 
 
 def test_cli_rewrites_the_readme_or_fails_with_one_line(root, tmp_path, capsys):
@@ -165,7 +175,8 @@ def test_cli_rewrites_the_readme_or_fails_with_one_line(root, tmp_path, capsys):
 
 def test_readme_blocks_list_every_committed_claim():
     config = rp.load_claims(REPO / "config/replication.yaml")
-    readme = (REPO / "README.md").read_text()
+    readmes = [REPO / "README.md", *sorted((REPO / "lib/spikegrad/studies").glob("*/README.md"))]
+    readme = "".join(path.read_text() for path in readmes)  # the front page and the studies' READMEs
     for name in ("overview", *config["papers"]):
         block = re.search(rf"<!-- replication:{name} -->\n(.*?)<!-- /replication:{name} -->", readme, re.S)
         assert block, f"README lacks the generated block {name}"

@@ -49,10 +49,10 @@ torch.optim.Adam.step, results.save_file = step, save_file
 splits = [load("yinyang", s).subset(range(n)) for s, n in (("train", 150), ("validation", 70), ("test", 70))]
 spec = NetworkSpec(n_in=5, n_hidden=(20,), n_out=3, lif=LIFParams(dt=1.0))
 model = SNN(spec, hidden_init=WeightInit(5.0, 2.5), seed=1)
-cfg = train.TrainConfig(epochs=3, batch_size=32, lr=0.01, loss="max", dt=1.0, schedule="exponential", lr_decay=0.9)
+cfg = train.TrainConfig(epochs=3, batch_size=32, lr=0.01, loss="max", schedule="exponential", lr_decay=0.9)
 train.fit(model, *splits, cfg, out_dir, progress=False)
 """
-TIMINGS = {"train_seconds", "seconds"}
+TIMINGS = {"train_seconds", "seconds_per_epoch", "seconds"}
 
 
 def train_run(out_dir: Path, kill_at: str = "none") -> subprocess.CompletedProcess:

@@ -1,4 +1,5 @@
-"""The recurrent LIF/ALIF cells of the surrogate-gradient study (spikegrad.sgnet): the update by hand for each
+"""The recurrent LIF/ALIF cells of the surrogate-gradient study (spikegrad.studies.surrogate.sgnet): the update by
+hand for each
 reset, the adaptive threshold, surrogate gradients by hand (the reset carries none), the unused diagonal, and
 the stability hook."""
 
@@ -7,8 +8,16 @@ import math
 import pytest
 import torch
 
-from spikegrad.sgnet import CellParams, SGNet, SGNetSpec, check_cell, predictions, recurrent_layer, stabilize_network
-from spikegrad.stability import SPIKE_INPUT_MOMENTS, dampening, recurrent_mean, recurrent_variance
+from spikegrad.studies.surrogate.sgnet import (
+    CellParams,
+    SGNet,
+    SGNetSpec,
+    check_cell,
+    predictions,
+    recurrent_layer,
+    stabilize_network,
+)
+from spikegrad.studies.surrogate.stability import SPIKE_INPUT_MOMENTS, dampening, recurrent_mean, recurrent_variance
 from spikegrad.surrogate import SurrogateParams, pseudo_derivative
 
 SG = SurrogateParams("fast_sigmoid", sharpness=1.0, dampening=0.7)

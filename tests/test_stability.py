@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from spikegrad.stability import (
+from spikegrad.studies.surrogate.stability import (
     PAPER_SHARPNESS_RANGE,
     RESETS,
     NoSolution,

@@ -1,10 +1,11 @@
-import runpy
+import math
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
 
+from spikegrad.studies.surrogate import sweeps as sg_sweeps
 from spikegrad.sweeps import (
     SweepError,
     check_config,
@@ -119,10 +120,9 @@ def test_surrogate_sweep_rejects_bad_entries(tmp_path, column, value, message):
 
 
 def test_committed_surrogate_sweeps_are_what_the_generator_writes():
-    generator = runpy.run_path(str(REPO / "scripts" / "surrogate_sweeps.py"))
-    for scale in ("smoke", "quick", "paper"):
+    for scale, make in (("smoke", sg_sweeps.smoke), ("quick", sg_sweeps.quick), ("paper", sg_sweeps.paper)):
         committed = (REPO / "config" / "sweeps" / f"surrogate_{scale}.tsv").read_text()
-        assert committed == pd.DataFrame(generator[scale](), columns=generator["COLUMNS"]).to_csv(sep="\t", index=False)
+        assert committed == pd.DataFrame(make(), columns=sg_sweeps.COLUMNS).to_csv(sep="\t", index=False)
 
 
 def test_multispike_sweep(tmp_path):
@@ -173,3 +173,20 @@ def test_committed_sparse_sweeps_name_configured_experiments():
     for scale, path in config["sweeps"].items():
         table = read_sparse_sweep(REPO / path, config["experiments"])
         assert set(table["engine"]) == {"bptt", "sparse"}, scale
+
+
+def test_sweep_columns_are_typed_both_ways():
+    from spikegrad.results import run_parameters
+    from spikegrad.sweeps import typed
+
+    row = {"experiment": "spoken", "loss": "sum", "recurrent": "False", "lr": "3.16e-05", "epochs": "12", "seed": "0",
+           "band": "inf", "initial_rate": "none"}  # fmt: skip
+    assert typed(row) == {"experiment": "spoken", "loss": "sum", "recurrent": False, "lr": 3.16e-05, "epochs": 12,
+                          "seed": 0, "band": math.inf, "initial_rate": "none"}  # fmt: skip
+    assert typed({"initial_rate": "0.3", "recurrent": "True"}) == {"initial_rate": 0.3, "recurrent": True}
+    run_dir = Path("runs/experiment~spoken/recurrent~True/lr~0.01/seed~2")
+    assert run_parameters(run_dir, Path("runs")) == {"experiment": "spoken", "recurrent": True, "lr": 0.01, "seed": 2}
+    with pytest.raises(SweepError, match=r"\['width'\] have no type"):
+        typed({"width": "3"})
+    with pytest.raises(ValueError, match="True or False"):
+        typed({"recurrent": "yes"})

@@ -13,7 +13,7 @@ from spikegrad.model import LIFParams, NetworkSpec, WeightInit
 from spikegrad.network import SNN
 from spikegrad.train import TrainConfig, check_config, fit, learning_rate
 
-CFG = TrainConfig(epochs=3, batch_size=32, lr=0.01, loss="max", dt=1.0, schedule="exponential", lr_decay=0.9)
+CFG = TrainConfig(epochs=3, batch_size=32, lr=0.01, loss="max", schedule="exponential", lr_decay=0.9)
 
 
 @pytest.fixture(scope="module")
@@ -81,8 +81,8 @@ def test_rerun_of_a_finished_checkpoint_rewrites_the_removed_outputs(tmp_path, d
 def test_augmentation_is_applied_per_epoch_and_resumes_identically(tmp_path, data, monkeypatch):
     cfg = CFG._replace(epochs=2, augment=(Transform("shift_channels", {"max_shift": 1}),))
     seen = []
-    real_inputs = train_module._inputs
-    monkeypatch.setattr(train_module, "_inputs", lambda d, *a: seen.append(d) or real_inputs(d, *a))
+    real_inputs = train_module.GridTask.inputs
+    monkeypatch.setattr(train_module.GridTask, "inputs", lambda task, d, i: seen.append(d) or real_inputs(task, d, i))
     fit(model(), *data, cfg, tmp_path, progress=False)
     shifted = {id(d): d for d in seen if d.meta.get("transforms")}
     assert len(shifted) == 2  # one augmented copy of the training split per epoch
@@ -128,26 +128,26 @@ def test_non_finite_loss_stops_with_a_clear_message(tmp_path, data):
 
 
 def test_non_finite_loss_keeps_the_last_good_checkpoint(tmp_path, data, monkeypatch):
-    real, calls = train_module.batch_loss, []
+    real, calls = train_module.GridTask.loss, []
 
     def diverging(*args):
-        loss, logits, out = real(*args)
+        loss, logits = real(*args)
         calls.extend([1] if torch.is_grad_enabled() else [])  # training batches, not evaluation
-        return (loss * math.nan if len(calls) > 5 else loss), logits, out  # 5 batches per epoch
+        return (loss * math.nan if len(calls) > 5 else loss), logits  # 5 batches per epoch
 
-    monkeypatch.setattr(train_module, "batch_loss", diverging)
+    monkeypatch.setattr(train_module.GridTask, "loss", diverging)
     with pytest.raises(FloatingPointError, match="epoch 1 batch 0; the last good checkpoint is .*checkpoint"):
         fit(model(), *data, CFG, tmp_path, progress=False)
     tensors, meta = results.load_tensors(tmp_path / "checkpoint.safetensors")
     assert [row["epoch"] for row in meta["history"]] == [1] and len(pd.read_csv(tmp_path / "history.csv")) == 1
-    monkeypatch.setattr(train_module, "batch_loss", real)
+    monkeypatch.setattr(train_module.GridTask, "loss", real)
     resumed = fit(model(), *data, CFG, tmp_path, progress=False)  # the run goes on from the good checkpoint
     assert resumed["test_loss"] == fit(model(), *data, CFG, tmp_path / "straight", progress=False)["test_loss"]
 
 
 @pytest.mark.parametrize(
     "bad",
-    [dict(lr=0.0), dict(lr=math.nan), dict(batch_size=0), dict(epochs=0), dict(loss="nope"), dict(dt=-1.0)],
+    [dict(lr=0.0), dict(lr=math.nan), dict(batch_size=0), dict(epochs=0), dict(loss="nope"), dict(betas=(1.0, 0.9))],
 )
 def test_invalid_config_is_rejected(bad):
     with pytest.raises(ValueError):

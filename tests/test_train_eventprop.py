@@ -1,4 +1,4 @@
-"""Training options of the EventProp study (spikegrad.train) and the spike-time losses."""
+"""Training options of the EventProp study (spikegrad.train, spikegrad.hooks) and the spike-time losses."""
 
 import math
 
@@ -7,10 +7,11 @@ import pytest
 import torch
 
 from spikegrad.data import load
+from spikegrad.hooks import RatePenalty, Rewire, TrackChanges
 from spikegrad.losses import FirstSpikeParams, RateRegularizer, first_spike_loss, rate_penalty
 from spikegrad.model import LIFParams, NetworkSpec, WeightInit
 from spikegrad.network import SNN
-from spikegrad.train import TrainConfig, _update_halving, fit
+from spikegrad.train import TrainConfig, _update_halving, fit, learning_rate
 
 
 @pytest.fixture(scope="module")
@@ -56,22 +57,22 @@ def test_ttfs_training_with_eventprop_learns(tmp_path):
     train, validation = load("yinyang", "train").subset(range(480)), load("yinyang", "validation").subset(range(150))
     spec = NetworkSpec(n_in=5, n_hidden=(60,), n_out=3, lif=LIFParams(dt=0.5), readout="lif")
     net = SNN(spec, engine="eventprop", hidden_init=WeightInit(3.35, 1.74), readout_init=WeightInit(7.2, 0.77))
-    cfg = TrainConfig(epochs=8, batch_size=32, lr=1e-2, loss="first_spike_exp", dt=0.5, schedule="constant")
+    cfg = TrainConfig(epochs=8, batch_size=32, lr=1e-2, loss="first_spike_exp", schedule="constant")
     metrics = fit(net, train, validation, validation, cfg, tmp_path, progress=False)
     assert metrics["best_val_accuracy"] > 0.7  # chance is 1/3; this run reaches 0.83
 
 
 def test_loss_needs_the_matching_readout(tmp_path, data):
     with pytest.raises(ValueError, match="needs a 'lif' readout"):
-        fit(model("li"), *data, TrainConfig(epochs=1, loss="first_spike"), tmp_path, progress=False)
+        fit(model("li"), *data, TrainConfig(1, 32, 1e-2, loss="first_spike"), tmp_path, progress=False)
 
 
 def test_ease_in_regulariser_rewiring_and_spike_changes(tmp_path, data):
-    cfg = TrainConfig(epochs=2, batch_size=32, lr=1e-2, loss="sum", dt=1.0, schedule="constant", ease_in=True,
-                      reg_nu=2.0, reg_upper=1e-3, reg_lower=1e-3, rewire=0.5, track_changes=True)  # fmt: skip
+    cfg = TrainConfig(epochs=2, batch_size=32, lr=1e-2, loss="sum", schedule="constant", ease_in=True)
+    hooks = [RatePenalty(2.0, 1e-3, 1e-3), TrackChanges(), Rewire(0.5)]
     net = model(hidden_mean=0.0)
     silent_before = net.hidden[0].weight.detach().clone()
-    fit(net, *data, cfg, tmp_path, progress=False)
+    fit(net, *data, cfg, tmp_path, progress=False, hooks=hooks)
     history = pd.read_csv(tmp_path / "history.csv")
     assert {"spikes_created", "spikes_deleted"} <= set(history.columns)
     assert (history[["spikes_created", "spikes_deleted"]] >= 0).all().all()
@@ -85,23 +86,23 @@ def test_ema_halving_schedule():
     for epoch, acc in enumerate([0.5, 0.6, 0.7, 0.6, 0.5, 0.4]):
         _update_halving(state, acc, epoch, every=2)
     assert state["halvings"] >= 1 and state["fast"] <= state["slow"]
-    assert TrainConfig(lr=0.1, schedule="ema_halving").lr * 0.5 ** state["halvings"] < 0.1
+    assert learning_rate(TrainConfig(1, 32, lr=0.1, schedule="ema_halving"), 5, state["halvings"]) < 0.1
 
 
 def test_spike_changes_count_created_and_deleted_not_moved():
     from spikegrad.network import NetworkOutput
-    from spikegrad.train import _count_changes
 
     before = torch.tensor([[1.0, 2.0, 0.0]])  # spikes per neuron [B, N] before the update
     after = torch.tensor([[1.0, 0.0, 3.0]])  # neuron 0's spike moved; neuron 1 lost both; neuron 2 gained 3
-    changes = {"created": 0.0, "deleted": 0.0}
-    _count_changes(lambda x: NetworkOutput(None, None, [], [after]), None, [before], changes)
-    assert changes == {"created": 3.0, "deleted": 2.0}
+    hook = TrackChanges()
+    hook.after_step(lambda x: NetworkOutput(None, None, [], [after]), None, NetworkOutput(None, None, [], [before]))
+    assert hook.end_epoch(None, n_batches=2) == {"spikes_created": 1.5, "spikes_deleted": 1.0}  # per batch
+    assert hook.changes == {"created": 0.0, "deleted": 0.0}  # the next epoch counts afresh
 
 
 def test_fit_trains_time_constants_within_bounds(tmp_path, data):
     spec = NetworkSpec(n_in=5, n_hidden=(20,), n_out=3, lif=LIFParams(dt=1.0))
     net = SNN(spec, engine="eventprop", hidden_init=WeightInit(5.0, 2.5), seed=1, train_tau=True)
-    fit(net, *data, TrainConfig(epochs=1, batch_size=32, lr=0.5, loss="sum", dt=1.0), tmp_path, progress=False)
+    fit(net, *data, TrainConfig(epochs=1, batch_size=32, lr=0.5, loss="sum"), tmp_path, progress=False)
     tau_mem, tau_syn = net.hidden[0].tau_mem.detach(), net.hidden[0].tau_syn.detach()
     assert (tau_mem != 20.0).any() and tau_mem.min() >= 3.0 and tau_syn.min() >= 1.0

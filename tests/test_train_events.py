@@ -1,5 +1,6 @@
-"""Training event networks: results files, learning on Yin-Yang, resume, the per-layer statistics, the losses'
-gradients (one gradient with every exact engine) and bad configurations."""
+"""Training continuous-time networks with the one training loop (spikegrad.train.EventTask): results files,
+learning on Yin-Yang, resume, the per-layer statistics, the losses' gradients (one gradient with every exact
+engine) and bad configurations."""
 
 import math
 
@@ -7,14 +8,15 @@ import pandas as pd
 import pytest
 import torch
 
-import spikegrad.train_events as train_module
+import spikegrad.train as train_module
 from spikegrad import results
 from spikegrad.data import load
 from spikegrad.eventnet import EventNet, EventNetSpec, LayerSpec
-from spikegrad.losses import spike_count_loss
-from spikegrad.train_events import EventTrainConfig, check_config, evaluate, fit
+from spikegrad.losses import LossParams, compute, spike_count_loss
+from spikegrad.train import TrainConfig, evaluate, fit
 
-CFG = EventTrainConfig(epochs=2, batch_size=32, lr=3e-3, loss="ttfs", tau_loss=2.0)
+CFG = TrainConfig(2, 32, 3e-3, schedule="exponential", loss="ttfs", loss_params=LossParams(tau0=2.0))
+COUNTS = LossParams(tau0=2.0, target_true=4.0, target_false=1.0)
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +58,7 @@ def test_statistics_count_spikes_silent_and_saturated_neurons(data):
 
 def test_training_learns_yinyang_with_both_losses(tmp_path, data):
     for loss, k, out_mean in (("ttfs", 1, 3.0), ("spike_count", 6, 0.5)):
-        cfg = CFG._replace(epochs=4, lr=1e-2, loss=loss, target_true=4.0, target_false=1.0)
+        cfg = CFG._replace(epochs=4, lr=1e-2, loss=loss, loss_params=COUNTS)
         net = model(k, out_mean)
         before = evaluate(net, data[0], cfg)["loss"]
         fit(net, *data, cfg, tmp_path / loss, progress=False)
@@ -76,7 +78,7 @@ def test_resumed_run_ends_with_the_same_metrics(tmp_path, data, kill_evaluation)
 
 
 def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, data, monkeypatch):
-    real, calls = train_module.event_loss, []
+    real, calls = train_module.EventTask.loss, []
 
     def diverging(*args):
         loss, logits = real(*args)
@@ -84,7 +86,7 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, data
         return (loss * math.nan if len(calls) > batches else loss), logits
 
     batches = math.ceil(len(data[0]) / CFG.batch_size)
-    monkeypatch.setattr(train_module, "event_loss", diverging)
+    monkeypatch.setattr(train_module.EventTask, "loss", diverging)
     with pytest.raises(FloatingPointError, match="epoch 1 batch 0; the last good checkpoint is .*checkpoint"):
         fit(model(), *data, CFG, tmp_path, progress=False)
     _, progress = results.load_tensors(tmp_path / "checkpoint.safetensors")
@@ -106,18 +108,18 @@ def test_count_ties_go_to_the_earliest_first_spike():
 
 
 @pytest.mark.parametrize(
-    "bad",
-    [{"epochs": 0}, {"lr": -1.0}, {"lr": math.nan}, {"loss": "max"}, {"schedule": "ema_halving"}, {"tau_loss": 0.0}],
-)
-def test_invalid_config_is_rejected(bad):
-    with pytest.raises(ValueError, match=next(iter(bad))):
-        check_config(CFG._replace(**bad))
+    "bad, message",
+    [({"epochs": 0}, "epochs"), ({"lr": -1.0}, "lr"), ({"lr": math.nan}, "lr"), ({"loss": "max"}, "trains with one of"),
+     ({"loss_params": LossParams(tau0=0.0)}, "tau0")],
+)  # fmt: skip
+def test_invalid_config_is_rejected(data, bad, message):
+    with pytest.raises(ValueError, match=message):
+        fit(model(), *data, CFG._replace(**bad), "unused", progress=False)
 
 
 @pytest.mark.parametrize("loss", ["ttfs", "spike_count"])
 def test_every_event_loss_gives_one_gradient_with_every_engine(data, loss):
     """The losses are plain torch functions of the output spike times, so the three exact engines agree on them."""
-    cfg = CFG._replace(loss=loss, target_true=4.0, target_false=1.0)
     x, _ = data[1].to_padded(indices=range(6), dtype=torch.float64)
     labels = torch.as_tensor(data[1].labels[:6])
     layers = (LayerSpec("dense", 8, max_spikes=4, init_mean=3.0), LayerSpec("dense", 3, max_spikes=4, init_mean=3.0))
@@ -125,7 +127,7 @@ def test_every_event_loss_gives_one_gradient_with_every_engine(data, loss):
     grads = {}
     for engine in ("spiketime", "adjoint", "forwardprop"):
         net = EventNet(spec, engine=engine, seed=2, dtype=torch.float64)
-        value, _ = train_module.event_loss(cfg, net(x)[-1], labels, net.spec.t_max)
+        value, _ = compute(loss, net(x)[-1], labels, net.spec.t_max, COUNTS)
         value.backward()
         grads[engine] = [layer.weight.grad for layer in net.layers]
     assert all(g.abs().max() > 0 for g in grads["spiketime"])

@@ -1,14 +1,16 @@
-"""Training options of the surrogate-gradient study (spikegrad.train): the sparsity loss and its switch, the
+"""Training options of the surrogate-gradient study (spikegrad.hooks, spikegrad.studies.surrogate): the sparsity
+loss and its switch, the
 initial-rate adjustment, and a training run of the recurrent LIF network."""
 
 import pytest
 import torch
 
 from spikegrad.data import load
+from spikegrad.hooks import SparsityPenalty, sparsity_switch
 from spikegrad.losses import sparsity_penalty
-from spikegrad.sgnet import CellParams, SGNet, SGNetSpec
+from spikegrad.studies.surrogate.sgnet import CellParams, SGNet, SGNetSpec, adjust_initial_rate
 from spikegrad.surrogate import SurrogateParams
-from spikegrad.train import TrainConfig, adjust_initial_rate, check_config, evaluate, fit, sparsity_switch
+from spikegrad.train import TrainConfig, evaluate, fit
 
 
 @pytest.fixture(scope="module")
@@ -36,15 +38,15 @@ def test_sparsity_penalty_by_hand():
 
 def test_bad_sparsity_settings_are_rejected():
     with pytest.raises(ValueError, match="sparsity_target"):
-        check_config(TrainConfig(sparsity_target=1.5))
-    with pytest.raises(ValueError, match="sparsity_weight"):
-        check_config(TrainConfig(sparsity_weight=-1.0))
+        SparsityPenalty(1.0, target=1.5)
+    with pytest.raises(ValueError, match="sparsity weight"):
+        SparsityPenalty(-1.0, target=0.01)
 
 
 @pytest.mark.parametrize("target", [0.02, 0.3])
 def test_initial_rate_adjustment_moves_every_layer_to_the_target(digits, target):
     train = digits[0]
-    cfg = TrainConfig(batch_size=32, dt=1.0, loss="avg_xentropy")
+    cfg = TrainConfig(epochs=1, batch_size=32, lr=1e-3, loss="avg_xentropy")
     net = network()
     before = evaluate(net, train, cfg)["layer_rates"][0]
     weights = {k: v.clone() for k, v in net.state_dict().items() if "bias" not in k}
@@ -66,11 +68,9 @@ def test_training_learns_and_the_sparsity_loss_lowers_the_rate(digits, tmp_path)
             lr=2e-2,
             schedule="constant",
             loss="avg_xentropy",
-            dt=1.0,
-            sparsity_weight=weight,
-            sparsity_target=0.0,
         )
-        metrics = fit(network(), train, validation, test, cfg, tmp_path / str(weight), progress=False)
+        hooks = [SparsityPenalty(weight, target=0.0)]
+        metrics = fit(network(), train, validation, test, cfg, tmp_path / str(weight), progress=False, hooks=hooks)
         rates[weight] = metrics["rate_final_l1"]
         accuracy[weight] = metrics["final_train_accuracy"]
     assert accuracy[0.0] > 0.5  # chance is 0.1

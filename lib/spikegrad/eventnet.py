@@ -23,13 +23,11 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from spikegrad.engines import adjoint, forwardprop, spiketime
-from spikegrad.engines.events import EventOptions, ratio_of
+from spikegrad.engines import CONTINUOUS_ENGINES, forwardprop, get_engine
+from spikegrad.engines.events import EventOptions, kappa_max, ratio_of
 from spikegrad.model import LIFParams
 
-ENGINES = ("spiketime", "adjoint", "forwardprop")
 KINDS = ("dense", "conv", "pool")
-LAYER_FUNCTIONS = {"spiketime": spiketime.layer, "adjoint": adjoint.layer}
 
 
 class LayerSpec(NamedTuple):
@@ -49,10 +47,6 @@ class EventNetSpec(NamedTuple):
     tau_mem: float = 10.0  # τ_m, ms: 2τ_s or τ_s
     t_max: float = 100.0  # ms, end of the simulation
     truncate: bool = False  # a neuron falls silent after K spikes (else more spikes raise BufferOverflow)
-
-
-def kappa_max(ratio: int) -> float:
-    return 0.25 if ratio == 2 else 1 / math.e
 
 
 def layer_shapes(spec: EventNetSpec) -> list[tuple[int, ...]]:
@@ -123,8 +117,7 @@ class EventNet(nn.Module):
 
     def __init__(self, spec: EventNetSpec, engine: str = "spiketime", seed: int = 0, dtype=torch.float32):
         super().__init__()
-        if engine not in ENGINES:
-            raise ValueError(f"unknown engine {engine!r}; choose one of {ENGINES}")
+        get_engine(engine, CONTINUOUS_ENGINES)  # ValueError naming the choices
         self.spec, self.engine = spec, engine
         self.shapes = layer_shapes(spec)
         ratio = ratio_of(self.lif(1.0))
@@ -179,7 +172,7 @@ class EventNet(nn.Module):
                 x = gather_times(x, pool_index(x.detach(), shape, layer.size))
             else:
                 lif = self.lif(layer.threshold)
-                x = LAYER_FUNCTIONS[self.engine](x, self.dense_weight(k, x.shape[1]), lif, self.options(layer))
+                x = CONTINUOUS_ENGINES[self.engine].layer(x, self.dense_weight(k, x.shape[1]), lif, self.options(layer))
             outputs.append(x)
             shape = self.shapes[k]
         return outputs

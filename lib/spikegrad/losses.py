@@ -95,7 +95,7 @@ def _avg_xentropy(voltage: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Te
     return per_step, weighted_mean_over_time(voltage, TIME_WEIGHTS["sum"])
 
 
-LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]] = {
+VOLTAGE_LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]] = {
     **{name: _weighted(name) for name in TIME_WEIGHTS},
     "max": _max,
     "avg_xentropy": _avg_xentropy,
@@ -140,14 +140,18 @@ SPIKE_TIME_LOSSES = {name: _first_spike(name) for name in ("first_spike_exp", "f
 
 
 def check_loss(name: str) -> str:
-    if name not in LOSSES and name not in SPIKE_TIME_LOSSES:
-        raise ValueError(f"unknown loss {name!r}; choose one of {sorted(LOSSES) + sorted(SPIKE_TIME_LOSSES)}")
+    if name not in READS:
+        raise ValueError(f"unknown loss {name!r}; choose one of {list(READS)}")
     return name
 
 
 def readout_for(name: str) -> str:
-    """The readout a loss needs: "lif" (spike times) for the first-spike losses, else "li" (voltage)."""
-    return "lif" if check_loss(name) in SPIKE_TIME_LOSSES else "li"
+    """The readout a grid network needs for loss ``name``: "lif" (spike times) for the first-spike losses, "li"
+    (voltage) for the voltage losses; ValueError for the losses of continuous-time networks."""
+    reads = READS[check_loss(name)]
+    if reads == "spike_times":
+        raise ValueError(f"loss {name!r} reads the spike times of a continuous-time network (spikegrad.eventnet)")
+    return "lif" if reads == "first_spike" else "li"
 
 
 def first_spike_loss(
@@ -223,4 +227,55 @@ def sparsity_penalty(spikes: list[torch.Tensor], target: float) -> torch.Tensor:
 
 def cross_entropy(name: str, voltage: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """The loss ``name`` (module docstring) of readout voltages U [T, B, C]; returns (mean loss, logits)."""
-    return LOSSES[check_loss(name)](voltage, labels)
+    return VOLTAGE_LOSSES[check_loss(name)](voltage, labels)
+
+
+class LossParams(NamedTuple):
+    """The parameters of every loss, each read by the losses it names."""
+
+    tau0: float = 0.5  # first_spike[_exp], ttfs: τ_0, ms, softmax temperature of −t/τ_0
+    tau1: float = 6.4  # first_spike_exp: τ_1, ms
+    alpha: float = 3e-3  # first_spike[_exp]: regulariser strength α (ttfs: 0)
+    target_true: float = 15.0  # spike_count: target count of the label's output
+    target_false: float = 3.0  # spike_count: of the others
+
+
+def check_params(params: LossParams) -> LossParams:
+    """Raise ValueError naming the first invalid field."""
+    for name in ("tau0", "tau1"):
+        if not (math.isfinite(getattr(params, name)) and getattr(params, name) > 0):
+            raise ValueError(f"{name} must be a positive number of ms, got {getattr(params, name)!r}")
+    for name in ("alpha", "target_true", "target_false"):
+        if not (math.isfinite(getattr(params, name)) and getattr(params, name) >= 0):
+            raise ValueError(f"{name} must be a non-negative number, got {getattr(params, name)!r}")
+    return params
+
+
+# What each loss reads: the readout voltage U [T, B, C], the first-spike times [B, C] of a LIF readout, or all
+# output spike times [B, C, K] of a continuous-time network.
+READS = {
+    **dict.fromkeys(VOLTAGE_LOSSES, "voltage"),
+    **dict.fromkeys(SPIKE_TIME_LOSSES, "first_spike"),
+    "ttfs": "spike_times",
+    "spike_count": "spike_times",
+}
+LOSSES = tuple(READS)  # every loss, by name
+GRID_LOSSES = tuple(name for name, reads in READS.items() if reads != "spike_times")  # for SNN and SGNet
+
+
+def compute(
+    name: str, output: torch.Tensor, labels: torch.Tensor, duration: float, params: LossParams = LossParams()
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(mean loss, logits [B, C]) of the loss ``name`` on the network output it reads (:data:`READS`) in a trial
+    of ``duration`` ms. ``ttfs`` (Bacho & Chu's ``TTFSSoftmaxCrossEntropy``) is ``first_spike_exp`` with α = 0 on
+    the first of the K output spikes."""
+    reads = READS[check_loss(name)]
+    if reads == "voltage":
+        return cross_entropy(name, output, labels)
+    if reads == "first_spike":
+        first_spike = FirstSpikeParams(params.tau0, params.tau1, params.alpha)
+        return first_spike_loss(name, output, labels, duration, first_spike)
+    if name == "ttfs":
+        ttfs = FirstSpikeParams(params.tau0, 1.0, 0.0)
+        return first_spike_loss("first_spike_exp", output[..., 0], labels, duration, ttfs)
+    return spike_count_loss(output, labels, params.target_true, params.target_false)

@@ -119,6 +119,21 @@ def rest_state(batch: int, n: int, like: torch.Tensor) -> LIFState:
     return LIFState(zeros, zeros)
 
 
+def membrane_step(v, i, h, alpha, beta, c):
+    """The grid update of the module docstring before the spike: I' = I_{n−1} + h_n, U_n = αV_{n−1} + cI',
+    I_n = βI'; returns (U_n, I', I_n). This is the one definition of the update: :func:`lif_step` and the PyTorch
+    references of the kernels call it, and the compiled kernels (:mod:`spikegrad.kernels.lif_scan`,
+    :mod:`~spikegrad.kernels.lif_scan_cpu`, :mod:`~spikegrad.kernels.eventprop`,
+    :mod:`~spikegrad.kernels.eventprop_cpu`) spell out the same three lines in the same order, citing it."""
+    i_in = i + h
+    return alpha * v + c * i_in, i_in, beta * i_in
+
+
+def after_reset(u, z, threshold, subtract: bool):
+    """V_n = U_n − ϑz_n (reset by subtraction) or U_n(1 − z_n) (reset to zero), module docstring."""
+    return u - threshold * z if subtract else u * (1 - z)
+
+
 def lif_step(
     h: torch.Tensor, state: LIFState, p: LIFParams, spike_fn=None, detach_reset: bool = True
 ) -> tuple[torch.Tensor, torch.Tensor, LIFState]:
@@ -127,15 +142,12 @@ def lif_step(
     Returns (z_n, U_n, new state). ``spike_fn=None`` makes a non-spiking LI neuron (z = 0). With
     ``detach_reset`` the reset uses z without its gradient (the spike itself keeps it).
     """
-    alpha, beta, c = decay_factors(p)
-    i_in = state.i + h
-    u = alpha * state.v + c * i_in
+    u, _, i_next = membrane_step(state.v, state.i, h, *decay_factors(p))
     if spike_fn is None:
-        return torch.zeros_like(u), u, LIFState(u, beta * i_in)
+        return torch.zeros_like(u), u, LIFState(u, i_next)
     z = spike_fn(u - p.threshold)
     z_reset = z.detach() if detach_reset else z
-    v = u * (1 - z_reset) if p.reset == "zero" else u - p.threshold * z_reset
-    return z, u, LIFState(v, beta * i_in)
+    return z, u, LIFState(after_reset(u, z_reset, p.threshold, p.reset == "subtract"), i_next)
 
 
 class NetworkSpec(NamedTuple):

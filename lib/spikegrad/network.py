@@ -91,6 +91,11 @@ class SNN(nn.Module):
             self.engine.readout(x, w, lif, self.options), None, hidden.spikes, hidden.counts, hidden.active
         )
 
+    @property
+    def dt(self) -> float:
+        """Δt of the time grid, ms."""
+        return self.spec.lif.dt
+
     def clamp_tau(self) -> None:
         """Keep trained time constants at τ_m ≥ MIN_TAU_MEM, τ_s ≥ MIN_TAU_SYN ms (as ``genn_eventprop``)."""
         with torch.no_grad():

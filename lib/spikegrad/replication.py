@@ -245,34 +245,67 @@ def overview(rows: list[Row], scale: str) -> str:
     return "\n".join(lines)
 
 
-def splice(text: str, blocks: dict[str, str]) -> str:
+def splice(text: str, blocks: dict[str, str]) -> tuple[str, list[str]]:
     """``text`` with the lines between ``<!-- replication:NAME -->`` and ``<!-- /replication:NAME -->`` replaced
-    by ``blocks[NAME]``; ClaimError when a marker pair is missing."""
+    by ``blocks[NAME]`` for each block whose markers it holds, and the names it replaced."""
+    done = []
     for name, block in blocks.items():
         begin, end = f"<!-- replication:{name} -->", f"<!-- /replication:{name} -->"
         head, found, rest = text.partition(begin + "\n")
         _, found_end, tail = rest.partition(end)
-        if not (found and found_end):
-            raise ClaimError(f"the README needs the markers {begin} and {end} on lines of their own")
-        text = f"{head}{begin}\n{block.rstrip()}\n{end}{tail}"
-    return text
+        if found and found_end:
+            text = f"{head}{begin}\n{block.rstrip()}\n{end}{tail}"
+            done.append(name)
+    return text, done
+
+
+def splice_files(texts: dict[Path, str], blocks: dict[str, str]) -> dict[Path, str]:
+    """Each file's text with the blocks it holds replaced (:func:`splice`); ClaimError naming a block that no file
+    holds, or that two files hold."""
+    spliced, where = {}, {}
+    for path, text in texts.items():
+        spliced[path], done = splice(text, blocks)
+        for name in done:
+            if name in where:
+                raise ClaimError(f"the block {name} is in both {where[name]} and {path}")
+            where[name] = path
+    missing = [name for name in blocks if name not in where]
+    if missing:
+        raise ClaimError(
+            f"no file holds the markers <!-- replication:NAME --> and <!-- /replication:NAME --> of {missing}"
+        )
+    return spliced
 
 
 def readme_blocks(rows: list[Row], config: dict, scale: str) -> dict[str, str]:
-    """The README's generated blocks: ``overview`` and one full table per paper."""
+    """The generated blocks: ``overview`` (the front page) and one full table per paper (its study's README)."""
     return {"overview": overview(rows, scale), **{p: paper_table(rows, p) for p in config["papers"]}}
 
 
+def write(claims_path: Path, root: Path, scale: str, output) -> None:
+    """The replication table of ``scale`` from the results under ``root``: ``output.markdown``, ``output.table``
+    (CSV) and ``output.html`` (the report's section)."""
+    from spikegrad.results import write_text  # here, not at the top: the rules import this module to build the DAG
+
+    claims = load_claims(Path(claims_path))
+    rows = table(claims, Path(root), scale)
+    write_text(output.markdown, markdown(rows, claims, scale))
+    tidy = frame(rows)
+    write_text(output.table, tidy.to_csv(index=False))
+    write_text(output.html, tidy.to_html(index=False, border=0))
+
+
 def main(argv: list[str] | None = None) -> int:
-    """``python -m spikegrad.replication --results results/quick --readme README.md``: evaluate the claims on a
-    finished reproduction and rewrite the README's generated blocks (the only place its numbers come from)."""
+    """``python -m spikegrad.replication --results results/quick --readme README.md lib/spikegrad/studies/*/README.md``:
+    evaluate the claims on a finished reproduction and rewrite the generated blocks of those files (the only place
+    their numbers come from): the overview on the front page, each paper's table in its study's README."""
     import argparse
     import sys
 
     parser = argparse.ArgumentParser(prog="python -m spikegrad.replication", description=main.__doc__)
     parser.add_argument("--results", type=Path, required=True, help="results/<scale> of a finished reproduction")
     parser.add_argument("--claims", type=Path, default=Path("config/replication.yaml"))
-    parser.add_argument("--readme", type=Path, default=Path("README.md"))
+    parser.add_argument("--readme", type=Path, nargs="+", default=[Path("README.md")], help="files with the blocks")
     args = parser.parse_args(argv)
     scale = args.results.name
     try:
@@ -280,14 +313,15 @@ def main(argv: list[str] | None = None) -> int:
         if not args.results.is_dir():
             raise ClaimError(f"{args.results}: no such results folder (run `make reproduce` first)")
         rows = table(config, args.results, scale)
-        text = splice(args.readme.read_text(), readme_blocks(rows, config, scale))
+        texts = splice_files({path: path.read_text() for path in args.readme}, readme_blocks(rows, config, scale))
     except (ClaimError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    from spikegrad.results import write_text  # atomic: a failed write leaves the old README
+    from spikegrad.results import write_text  # atomic: a failed write leaves the old file
 
-    write_text(args.readme, text)
-    print(f"{args.readme}: {len(rows)} claims at the {scale} scale written")
+    for path, text in texts.items():
+        write_text(path, text)
+    print(f"{len(rows)} claims at the {scale} scale written to {', '.join(map(str, texts))}")
     return 0
 
 

@@ -97,23 +97,13 @@ def versions() -> dict[str, str]:
     }
 
 
-def _parse_value(text: str):
-    for cast in (int, float):
-        try:
-            return cast(text)
-        except ValueError:
-            pass
-    return text
-
-
 def run_parameters(run_dir: Path, root: Path) -> dict:
-    """Parameters spelled in the run's path, e.g. ``dataset~yinyang/lr~0.01`` -> {dataset: yinyang, lr: 0.01}."""
-    params = {}
-    for part in Path(run_dir).relative_to(root).parts:
-        if "~" in part:
-            key, value = part.split("~", 1)
-            params[key] = _parse_value(value)
-    return params
+    """Parameters spelled in the run's path, each of its sweep column's type (:func:`spikegrad.sweeps.typed`),
+    e.g. ``dataset~yinyang/lr~0.01/seed~0`` -> {dataset: "yinyang", lr: 0.01, seed: 0}."""
+    from spikegrad.sweeps import typed
+
+    parts = [part.split("~", 1) for part in Path(run_dir).relative_to(root).parts if "~" in part]
+    return typed(dict(parts))
 
 
 def load_runs(root: Path, paths: list[Path] | None = None, filename: str = "metrics.json") -> pd.DataFrame:

@@ -9,13 +9,45 @@ import jsonschema
 import pandas as pd
 import yaml
 
-from spikegrad.losses import LOSSES, SPIKE_TIME_LOSSES
-from spikegrad.stability import CONDITIONS
+from spikegrad.losses import GRID_LOSSES
+from spikegrad.studies.surrogate.stability import CONDITIONS
 from spikegrad.surrogate import SURROGATES
 
 
 class SweepError(ValueError):
     """A malformed sweep table; the message names the file, row and column."""
+
+
+def _bool(v: str) -> bool:
+    if v not in ("True", "False"):
+        raise ValueError(f"expected True or False, got {v!r}")
+    return v == "True"
+
+
+def _float_or(word: str) -> Callable[[str], float | str]:
+    return lambda v: word if v == word else float(v)
+
+
+# The type of every sweep column, one parser each from its spelling in a sweep table and in a run's path
+# (``column~value``), used both ways: by the rules (:func:`typed`) and by the result tables
+# (:func:`spikegrad.results.run_parameters`). The sentinels "none" (no initial-rate adjustment) and "inf" (no
+# active-set band) stay words: the rules map them to None.
+COLUMN_TYPES: dict[str, Callable[[str], object]] = {
+    **dict.fromkeys(("dataset", "experiment", "loss", "augment", "shape", "conditions", "engine"), str),
+    "recurrent": _bool,
+    **dict.fromkeys(("lr", "dampening", "sharpness", "tail", "sparsity"), float),
+    **dict.fromkeys(("epochs", "seed"), int),
+    "initial_rate": _float_or("none"),
+    "band": float,
+}
+
+
+def typed(run: dict) -> dict:
+    """A sweep row (or path parameters) with each value parsed by its column's type (:data:`COLUMN_TYPES`)."""
+    unknown = sorted(set(run) - set(COLUMN_TYPES))
+    if unknown:
+        raise SweepError(f"sweep columns {unknown} have no type in spikegrad.sweeps.COLUMN_TYPES")
+    return {column: COLUMN_TYPES[column](value) for column, value in run.items()}
 
 
 def _choice(options: Collection[str]) -> Callable[[str], str | None]:
@@ -85,7 +117,7 @@ def read_eventprop_sweep(path: Path, experiments: Collection[str], augmentations
     """Read an EventProp sweep: experiment, loss, recurrent (True/False), augment, lr, epochs, seed."""
     checks = {
         "experiment": _choice(experiments),
-        "loss": _choice([*LOSSES, *SPIKE_TIME_LOSSES]),
+        "loss": _choice(GRID_LOSSES),
         "recurrent": _choice(["True", "False"]),
         "augment": _choice(augmentations),
         "lr": _positive_number,

@@ -1,25 +1,23 @@
-"""Training loop: Adam, a per-epoch learning-rate schedule, checkpoint every epoch and resume, validation-based
-model selection, and a single test evaluation of the selected weights at the end.
+"""One training loop for every network and engine: Adam, a per-epoch learning-rate schedule, checkpoint every epoch
+and resume, validation-based model selection, and a single test evaluation of the selected weights at the end.
 
-Options from Nowotny, Turner & Knight's final SHD model (arXiv 2212.01232, ``genn_eventprop``): the hidden
-spike-count regulariser (:func:`spikegrad.losses.rate_penalty`); learning-rate ease-in (η/1000, ×1.05 per batch
-up to η); the ``ema_halving`` schedule (η halves when the fast EMA (0.8) of validation accuracy falls to or below
-the slow EMA (0.85), at most every ``halving_every`` epochs); silent-neuron rewiring (+``rewire`` to every incoming
-weight of a hidden neuron that did not spike during an epoch). ``track_changes`` counts the hidden spikes each
-update creates and deletes (one extra forward pass per batch).
+The network family decides how a batch is fed and scored (:class:`GridTask` for the time-grid networks
+:class:`spikegrad.network.SNN` and the surrogate study's ``SGNet``, engines bptt / sparse / eventprop;
+:class:`EventTask` for the continuous-time :class:`spikegrad.eventnet.EventNet`, engines spiketime / adjoint /
+forwardprop); the loss is chosen by name (:func:`spikegrad.losses.compute`); study options are hooks
+(:mod:`spikegrad.hooks`).
 
-Options from Herranz-Celotti & Rouat (arXiv 2202.00282): the sparsity loss
-s·``sparsity_weight``·Σ_layers (⟨z⟩ − ``sparsity_target``)² switched on gradually, s = 0 for the first 20 % of the
-epochs and rising linearly to 1 at 60 % (:func:`sparsity_switch`); :func:`adjust_initial_rate` trains only the
-hidden biases before training so that each layer starts at a chosen firing probability.
+Schedules (per epoch e of E): ``constant``; ``exponential`` η·γ^e; ``cosine`` ½η(1 + cos(πe/E)); ``ema_halving``
+(Nowotny et al.): η halves when the fast EMA (0.8) of validation accuracy falls to or below the slow EMA (0.85),
+at most every ``halving_every`` epochs. ``ease_in`` starts at η/1000 and grows ×1.05 per batch up to η.
 
 Files written to ``out_dir`` (each atomically): ``checkpoint.safetensors`` (weights, optimiser state, best
-weights and progress, rewritten every epoch), ``history.csv`` (one row per finished epoch; with the sparse engine
-also ``active_l<k>``, layer k's mean active fraction over the epoch's batches), ``weights.safetensors``
-(the selected weights) and, last, ``metrics.json``; a run is complete only when ``metrics.json`` exists. A run
-holds its directory (:func:`spikegrad.results.claim_run_dir`: a lock, an old ``metrics.json`` removed first) and
-sets aside a checkpoint of another configuration. Batch order and augmentation depend only on (seed, epoch), so
-a resumed run repeats the uninterrupted one exactly.
+weights and progress, rewritten every epoch), ``history.csv`` (one row per finished epoch: ``epoch``, ``lr``,
+``train_loss``, ``train_accuracy``, the validation statistics ``val_*`` of the task, ``seconds`` of training and
+the hooks' columns), ``weights.safetensors`` (the selected weights) and, last, ``metrics.json``; a run is
+complete only when ``metrics.json`` exists. A run holds its directory (:func:`spikegrad.results.claim_run_dir`:
+a lock, an old ``metrics.json`` removed first) and sets aside a checkpoint of another configuration. Batch order
+and augmentation depend only on (seed, epoch), so a resumed run repeats the uninterrupted one exactly.
 """
 
 import json
@@ -35,93 +33,53 @@ import torch
 from safetensors import SafetensorError
 from tqdm.auto import tqdm
 
-from spikegrad import results
+from spikegrad import losses, results
 from spikegrad.data import SpikeData
 from spikegrad.data.augment import Transform, apply, resolve
-from spikegrad.losses import (
-    FirstSpikeParams,
-    RateRegularizer,
-    check_loss,
-    cross_entropy,
-    first_spike_loss,
-    rate_penalty,
-    readout_for,
-    sparsity_penalty,
-)
-from spikegrad.network import SNN
+from spikegrad.hooks import ActiveFraction, ClampTau, Hook
+from spikegrad.losses import LossParams
 
 SCHEDULES = ("constant", "exponential", "cosine", "ema_halving")
+EVENT_EVAL_BATCH = 256  # EventTask: samples per evaluation batch (the event loop's cost is per batch, not sample)
 
 
 class TrainConfig(NamedTuple):
-    epochs: int = 20
-    batch_size: int = 64
-    lr: float = 1e-3  # Adam learning rate η
-    schedule: str = "cosine"  # per-epoch: constant, exponential (η·γ^epoch) or cosine (to 0 at the last epoch)
+    """How one run trains. Length, batch size and η have no default: a run's defaults live in its notebook's
+    parameters (:class:`spikegrad.runs.GridRun` and the studies' run records)."""
+
+    epochs: int
+    batch_size: int
+    lr: float  # Adam learning rate η
+    schedule: str = "cosine"  # see the module docstring
     lr_decay: float = 1.0  # γ of the exponential schedule
-    loss: str = "max"  # see spikegrad.losses.LOSSES
-    dt: float = 1.0  # ms, input time bin
-    n_steps: int | None = None  # time steps per trial; default ceil(duration / dt)
+    betas: tuple[float, float] = (0.9, 0.999)  # Adam β1, β2
+    ease_in: bool = False  # start at η/1000 and grow ×1.05 per batch up to η
+    halving_every: int = 50  # ema_halving: at most one halving per this many epochs
     seed: int = 0  # batch order and augmentation draws (the network's initial weights have their own seed)
     augment: tuple[Transform, ...] = ()  # applied to the training split afresh each epoch (data.augment)
-    betas: tuple[float, float] = (0.9, 0.999)  # Adam β1, β2
-    tau0: float = 0.5  # first-spike losses: τ_0, τ_1 (ms) and α (spikegrad.losses.FirstSpikeParams)
-    tau1: float = 6.4
-    ttfs_alpha: float = 3e-3
-    reg_nu: float = 14.0  # hidden spike-count regulariser: target ν, strengths above / below (0 = off)
-    reg_upper: float = 0.0
-    reg_lower: float = 0.0
-    ease_in: bool = False  # start each run at η/1000 and grow ×1.05 per batch up to η
-    halving_every: int = 50  # ema_halving: at most one halving per this many epochs
-    rewire: float = 0.0  # added to the incoming weights of hidden neurons silent for a whole epoch
-    track_changes: bool = False  # record hidden spikes created / deleted per update
-    sparsity_weight: float = 0.0  # sparsity loss strength at full switch (0 = off)
-    sparsity_target: float = 0.01  # target spike probability per step
-
-
-def first_spike_params(cfg: "TrainConfig") -> FirstSpikeParams:
-    return FirstSpikeParams(cfg.tau0, cfg.tau1, cfg.ttfs_alpha)
-
-
-def regularizer(cfg: "TrainConfig") -> RateRegularizer:
-    return RateRegularizer(cfg.reg_nu, cfg.reg_upper, cfg.reg_lower)
+    loss: str = "max"  # spikegrad.losses.LOSSES
+    loss_params: LossParams = LossParams()
+    n_steps: int | None = None  # grid networks: time steps per trial; default ceil(duration / Δt)
 
 
 def check_config(cfg: TrainConfig) -> TrainConfig:
     """Raise ValueError naming the first invalid field."""
-    if not (isinstance(cfg.epochs, int) and cfg.epochs >= 1):
-        raise ValueError(f"epochs must be a positive integer, got {cfg.epochs!r}")
-    if not (isinstance(cfg.batch_size, int) and cfg.batch_size >= 1):
-        raise ValueError(f"batch_size must be a positive integer, got {cfg.batch_size!r}")
+    for name in ("epochs", "batch_size", "halving_every"):
+        if not (isinstance(getattr(cfg, name), int) and getattr(cfg, name) >= 1):
+            raise ValueError(f"{name} must be a positive integer, got {getattr(cfg, name)!r}")
     if not (math.isfinite(cfg.lr) and cfg.lr > 0):
         raise ValueError(f"lr must be a positive finite number, got {cfg.lr!r}")
     if cfg.schedule not in SCHEDULES:
         raise ValueError(f"schedule must be one of {SCHEDULES}, got {cfg.schedule!r}")
     if not (math.isfinite(cfg.lr_decay) and 0 < cfg.lr_decay <= 1):
         raise ValueError(f"lr_decay must be in (0, 1], got {cfg.lr_decay!r}")
-    if not (math.isfinite(cfg.dt) and cfg.dt > 0):
-        raise ValueError(f"dt must be a positive number of ms, got {cfg.dt!r}")
-    check_loss(cfg.loss)
-    for name in ("tau0", "tau1"):
-        if not (math.isfinite(getattr(cfg, name)) and getattr(cfg, name) > 0):
-            raise ValueError(f"{name} must be a positive number of ms, got {getattr(cfg, name)!r}")
-    for name in ("ttfs_alpha", "reg_nu", "reg_upper", "reg_lower", "rewire", "sparsity_weight"):
-        if not (math.isfinite(getattr(cfg, name)) and getattr(cfg, name) >= 0):
-            raise ValueError(f"{name} must be a non-negative number, got {getattr(cfg, name)!r}")
-    if not (isinstance(cfg.halving_every, int) and cfg.halving_every >= 1):
-        raise ValueError(f"halving_every must be a positive integer, got {cfg.halving_every!r}")
     if len(cfg.betas) != 2 or not all(0 <= b < 1 for b in cfg.betas):
         raise ValueError(f"betas must be two numbers in [0, 1), got {cfg.betas!r}")
-    if not (math.isfinite(cfg.sparsity_target) and 0 <= cfg.sparsity_target <= 1):
-        raise ValueError(f"sparsity_target must be a spike probability in [0, 1], got {cfg.sparsity_target!r}")
+    losses.check_loss(cfg.loss)
+    losses.check_params(cfg.loss_params)
     for transform in cfg.augment:
         resolve(transform)
     return cfg
-
-
-def sparsity_switch(epoch: int, epochs: int) -> float:
-    """s(e) = clip((e/E − 0.2)/0.4, 0, 1) for 0-based epoch e of E: off for the first 20 %, full from 60 %."""
-    return min(max((epoch / epochs - 0.2) / 0.4, 0.0), 1.0)
 
 
 def learning_rate(cfg: TrainConfig, epoch: int, halvings: int = 0) -> float:
@@ -135,70 +93,149 @@ def learning_rate(cfg: TrainConfig, epoch: int, halvings: int = 0) -> float:
     return cfg.lr
 
 
-def _inputs(data: SpikeData, idx, cfg: TrainConfig, device) -> tuple[torch.Tensor, torch.Tensor]:
-    x = data.to_dense(cfg.dt, n_steps=cfg.n_steps, indices=idx, device=device)
-    return x, torch.as_tensor(data.labels[idx], device=device)
+class GridTask:
+    """Time-grid networks (``SNN``, ``SGNet``): inputs binned at the network's Δt into x [T, B, n_in]; the loss
+    reads the readout voltage U [T, B, C] or the first-spike times [B, C]. Statistics: ``loss``, ``accuracy``,
+    ``rate`` (hidden spikes per neuron per trial, averaged over layers) and ``layer_rates`` (each hidden layer's
+    spike probability per step)."""
+
+    def __init__(self, model, cfg: TrainConfig, hooks=()):
+        if model.spec.readout != losses.readout_for(cfg.loss):
+            raise ValueError(
+                f"loss {cfg.loss!r} needs a {losses.readout_for(cfg.loss)!r} readout but the network has "
+                f"{model.spec.readout!r}"
+            )
+        self.model, self.cfg, self.dt = model, cfg, model.dt
+        self.eval_batch = cfg.batch_size
+        self.hooks = [*([ClampTau()] if model.train_tau else []), ActiveFraction(), *hooks]
+        self.identity = {"spec": repr(model.spec), "surrogate": repr(model.surrogate)}
+
+    def inputs(self, data: SpikeData, idx) -> tuple[torch.Tensor, torch.Tensor]:
+        device = next(self.model.parameters()).device
+        x = data.to_dense(self.dt, n_steps=self.cfg.n_steps, indices=idx, device=device)
+        return x, torch.as_tensor(data.labels[idx], device=device)
+
+    def loss(self, out, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        readout = out.first_spike if out.first_spike is not None else out.voltage
+        return losses.compute(self.cfg.loss, readout, y, x.shape[0] * self.dt, self.cfg.loss_params)
+
+    def start_stats(self) -> dict:
+        return {"per_neuron": None, "steps": 1}
+
+    def add_stats(self, stats: dict, out, x, y, logits) -> None:
+        sums = [n.sum().item() / n.shape[-1] for n in out.counts]  # per layer: Σ_batch spikes per neuron
+        per_neuron = stats["per_neuron"]
+        stats["per_neuron"] = sums if per_neuron is None else [a + b for a, b in zip(per_neuron, sums, strict=True)]
+        stats["steps"] = x.shape[0]
+
+    def finish_stats(self, stats: dict, n_seen: int) -> dict:
+        per_neuron = [total / n_seen for total in stats["per_neuron"] or []]  # spikes per neuron per trial
+        return {
+            "rate": sum(per_neuron) / max(len(per_neuron), 1),
+            "layer_rates": [rate / stats["steps"] for rate in per_neuron],
+        }
+
+    @staticmethod
+    def test_metrics(stats: dict) -> dict:
+        return {
+            "test_accuracy": stats["accuracy"],
+            "test_loss": stats["loss"],
+            "test_rate": stats["rate"],
+            **{f"rate_final_l{k + 1}": rate for k, rate in enumerate(stats["layer_rates"])},
+        }
 
 
-def batch_loss(model: SNN, x: torch.Tensor, y: torch.Tensor, cfg: TrainConfig, sparsity: float = 0.0):
-    """(loss incl. the rate regulariser and ``sparsity`` × the sparsity loss, logits, network output) of one
-    batch."""
-    out = model(x)
-    if out.first_spike is not None:
-        loss, logits = first_spike_loss(cfg.loss, out.first_spike, y, x.shape[0] * cfg.dt, first_spike_params(cfg))
-    else:
-        loss, logits = cross_entropy(cfg.loss, out.voltage, y)
-    if cfg.reg_upper > 0 or cfg.reg_lower > 0:
-        loss = loss + rate_penalty(out.counts, regularizer(cfg))
-    if sparsity > 0:
-        loss = loss + sparsity * sparsity_penalty(out.spikes, cfg.sparsity_target)
-    return loss, logits, out
+class EventTask:
+    """Continuous-time networks (``EventNet``): inputs as padded spike times [B, n_in, K]; the loss reads the
+    last layer's spike times [B, C, K]. Statistics (Bacho & Chu's monitors), per LIF layer l and evaluated split:
+    ``spikes_l`` (spikes per sample), ``silent_l`` (fraction of neurons without a spike on the whole split) and
+    ``saturated_l`` (fraction of (sample, neuron) pairs that used all K slots: with ``truncate`` those neurons
+    were cut off); ``latency``: mean time of the predicted output neuron's first spike over the samples where it
+    fired."""
+
+    def __init__(self, model, cfg: TrainConfig, hooks=()):
+        if losses.READS[losses.check_loss(cfg.loss)] != "spike_times":
+            names = [name for name, reads in losses.READS.items() if reads == "spike_times"]
+            raise ValueError(f"a continuous-time network trains with one of {names}, got loss {cfg.loss!r}")
+        self.model, self.cfg = model, cfg
+        self.eval_batch = max(cfg.batch_size, EVENT_EVAL_BATCH)
+        self.hooks = list(hooks)
+        self.identity = {"spec": repr(model.spec), "engine": model.engine}
+
+    def inputs(self, data: SpikeData, idx) -> tuple[torch.Tensor, torch.Tensor]:
+        param = next(self.model.parameters())
+        times, _ = data.to_padded(indices=idx, dtype=param.dtype)
+        return times.to(param.device), torch.as_tensor(data.labels[idx], device=param.device)
+
+    def loss(self, out, x, y) -> tuple[torch.Tensor, torch.Tensor]:
+        return losses.compute(self.cfg.loss, out[-1], y, self.model.spec.t_max, self.cfg.loss_params)
+
+    def start_stats(self) -> dict:
+        return {"latency_sum": 0.0, "n_latency": 0, "spikes": None, "active": None, "saturated": None}
+
+    def add_stats(self, stats: dict, out, x, y, logits) -> None:
+        pred = logits.argmax(-1)
+        first = out[-1][..., 0].gather(1, pred[:, None])[:, 0]
+        stats["latency_sum"] += first[torch.isfinite(first)].sum().item()
+        stats["n_latency"] += int(torch.isfinite(first).sum())
+        counts = [torch.isfinite(t).sum(-1) for t in out]
+        spikes = [c.sum().item() for c in counts]
+        active = [(c > 0).any(0) for c in counts]
+        saturated = [(c == t.shape[-1]).sum().item() / c.shape[1] for c, t in zip(counts, out, strict=True)]
+        if stats["spikes"] is None:
+            stats.update(spikes=spikes, active=active, saturated=saturated)
+        else:
+            stats["spikes"] = [a + b for a, b in zip(stats["spikes"], spikes, strict=True)]
+            stats["active"] = [a | b for a, b in zip(stats["active"], active, strict=True)]
+            stats["saturated"] = [a + b for a, b in zip(stats["saturated"], saturated, strict=True)]
+
+    def finish_stats(self, stats: dict, n_seen: int) -> dict:
+        n_latency = stats["n_latency"]
+        row = {"latency": stats["latency_sum"] / n_latency if n_latency else math.nan}
+        lif_layers = [k for k, layer in enumerate(self.model.spec.layers) if layer.kind != "pool"]
+        for j, k in enumerate(lif_layers):
+            row[f"spikes_l{j + 1}"] = stats["spikes"][k] / n_seen
+            row[f"silent_l{j + 1}"] = 1.0 - stats["active"][k].float().mean().item()
+            row[f"saturated_l{j + 1}"] = stats["saturated"][k] / n_seen
+        return row
+
+    @staticmethod
+    def test_metrics(stats: dict) -> dict:
+        return {f"test_{k}": v for k, v in stats.items()}
 
 
-def evaluate(model: SNN, data: SpikeData, cfg: TrainConfig) -> dict:
-    """Mean loss, accuracy, hidden firing rate (spikes per neuron per trial, averaged over layers) and each hidden
-    layer's spike probability per step (``layer_rates``) over every sample of ``data``."""
-    device = next(model.parameters()).device
-    n_seen, loss_sum, correct, per_neuron, steps = 0, 0.0, 0, None, 1
-    model.eval()
+def task_for(model, cfg: TrainConfig, hooks=()) -> GridTask | EventTask:
+    """The task of ``model``'s family: :class:`EventTask` for continuous-time networks (they name their engine),
+    else :class:`GridTask`."""
+    from spikegrad.eventnet import EventNet
+
+    return (EventTask if isinstance(model, EventNet) else GridTask)(model, cfg, hooks)
+
+
+def _evaluate(task, data: SpikeData) -> dict:
+    n_seen, loss_sum, correct = 0, 0.0, 0
+    stats = task.start_stats()
+    task.model.eval()
     with torch.no_grad():
-        for idx in data.batches(cfg.batch_size, shuffle=False):
-            x, y = _inputs(data, idx, cfg, device)
-            loss, logits, out = batch_loss(model, x, y, cfg)
+        for idx in data.batches(task.eval_batch, shuffle=False):
+            x, y = task.inputs(data, idx)
+            out = task.model(x)
+            loss, logits = task.loss(out, x, y)
+            for hook in task.hooks:
+                term = hook.loss(out, None, task.cfg.epochs)
+                loss = loss if term is None else loss + term
+            task.add_stats(stats, out, x, y, logits)
             n_seen += len(idx)
             loss_sum += loss.item() * len(idx)
             correct += (logits.argmax(-1) == y).sum().item()
-            sums = [n.sum().item() / n.shape[-1] for n in out.counts]  # per layer: Σ_batch spikes per neuron
-            per_neuron = sums if per_neuron is None else [a + b for a, b in zip(per_neuron, sums, strict=True)]
-            steps = x.shape[0]
     assert n_seen == len(data), f"evaluated {n_seen}/{len(data)} samples"
-    per_neuron = [total / n_seen for total in per_neuron or []]  # spikes per neuron per trial, per layer
-    return {
-        "loss": loss_sum / n_seen,
-        "accuracy": correct / n_seen,
-        "rate": sum(per_neuron) / max(len(per_neuron), 1),
-        "layer_rates": [rate / steps for rate in per_neuron],
-    }
+    return {"loss": loss_sum / n_seen, "accuracy": correct / n_seen, **task.finish_stats(stats, n_seen)}
 
 
-def adjust_initial_rate(
-    model: SNN, data: SpikeData, cfg: TrainConfig, target: float, epochs: int = 15, lr: float = 1e-2
-) -> None:
-    """Train only the hidden biases for ``epochs`` with Adam on Σ_layers (⟨z⟩ − target)² so that every layer
-    starts at spike probability ``target`` per step (Herranz-Celotti & Rouat's initial-rate adjustment)."""
-    if not 0 < target < 1:
-        raise ValueError(f"the initial firing rate must be a spike probability in (0, 1), got {target!r}")
-    biases = [layer.bias for layer in model.hidden]
-    opt = torch.optim.Adam(biases, lr=lr)
-    device = biases[0].device
-    model.train()
-    for epoch in range(epochs):
-        for idx in data.batches(cfg.batch_size, shuffle=True, seed=cfg.seed, epoch=epoch):
-            loss = sparsity_penalty(model(_inputs(data, idx, cfg, device)[0]).spikes, target)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-    model.zero_grad(set_to_none=True)
+def evaluate(model, data: SpikeData, cfg: TrainConfig, hooks=()) -> dict:
+    """Mean loss (with the hooks' evaluation terms), accuracy and the family's statistics (:class:`GridTask`,
+    :class:`EventTask`) over every sample of ``data``."""
+    return _evaluate(task_for(model, check_config(cfg), hooks), data)
 
 
 def _optimizer_tensors(opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], list]:
@@ -258,24 +295,6 @@ def write_history(out_dir: Path, history: list[dict]) -> None:
     results.write_text(out_dir / "history.csv", pd.DataFrame(history).to_csv(index=False))
 
 
-def _count_changes(model: SNN, x: torch.Tensor, before: list[torch.Tensor], changes: dict) -> None:
-    """Add the hidden spikes the last update created and deleted on batch x to ``changes``: per sample and neuron
-    the rise or fall of its spike count [B, N] (a spike that only moved is neither), summed over layers."""
-    with torch.no_grad():
-        after = model(x).counts
-        for old, new in zip(before, after, strict=True):
-            change = new - old
-            changes["created"] += change.clamp(min=0).sum().item()
-            changes["deleted"] += (-change).clamp(min=0).sum().item()
-
-
-def _rewire_silent(model: SNN, epoch_counts: list[torch.Tensor], amount: float) -> None:
-    """+``amount`` to every incoming feed-forward weight of hidden neurons without a spike in the epoch."""
-    with torch.no_grad():
-        for layer, counts in zip(model.hidden, epoch_counts, strict=True):
-            layer.weight[counts == 0] += amount
-
-
 def _update_halving(schedule: dict, accuracy: float, epoch: int, every: int) -> None:
     """ema_halving: fast/slow EMAs (0.8/0.85) of validation accuracy; halve η when fast ≤ slow (rate-limited)."""
     if schedule["fast"] is None:
@@ -288,8 +307,13 @@ def _update_halving(schedule: dict, accuracy: float, epoch: int, every: int) -> 
         schedule["last_halving"] = epoch + 1
 
 
+def config_record(cfg: TrainConfig) -> dict:
+    """``cfg`` as JSON-ready fields (the loss parameters by name), as stored in ``metrics.json``."""
+    return {**cfg._asdict(), "loss_params": cfg.loss_params._asdict()}
+
+
 def fit(
-    model: SNN,
+    model,
     train: SpikeData,
     validation: SpikeData,
     test: SpikeData,
@@ -297,30 +321,64 @@ def fit(
     out_dir: Path,
     record: dict | None = None,
     progress: bool = True,
+    hooks: tuple[Hook, ...] = (),
 ) -> dict:
     """Train ``model`` on ``train``, select the epoch with the best validation accuracy, test it once.
 
-    Resumes from ``out_dir/checkpoint.safetensors`` when present; holds ``out_dir`` for the run
-    (:func:`spikegrad.results.claim_run_dir`). ``record`` (config, dataset info, ...) is stored in
-    ``metrics.json`` beside the results. Returns the metrics dict.
+    ``hooks`` (:mod:`spikegrad.hooks`) add the study's options. Resumes from ``out_dir/checkpoint.safetensors``
+    when present; holds ``out_dir`` for the run (:func:`spikegrad.results.claim_run_dir`). ``record`` (network,
+    dataset, ...) is stored in ``metrics.json`` beside the results. Returns the metrics dict.
     """
-    check_config(cfg)
-    if model.spec.readout != readout_for(cfg.loss):
-        raise ValueError(
-            f"loss {cfg.loss!r} needs a {readout_for(cfg.loss)!r} readout but the network has {model.spec.readout!r}"
-        )
+    task = task_for(model, check_config(cfg), hooks)
     with results.claim_run_dir(out_dir) as out_dir:
-        return _fit(model, train, validation, test, cfg, out_dir, record, progress)
+        return _fit(task, train, validation, test, Path(out_dir), record, progress)
 
 
-def _fit(model, train, validation, test, cfg: TrainConfig, out_dir: Path, record, progress) -> dict:
+def _train_epoch(task, data: SpikeData, epoch: int, lr: float, opt, schedule: dict, ckpt: Path) -> dict:
+    """One pass over ``data`` in the (seed, epoch) batch order; returns the epoch's training statistics and the
+    hooks' columns."""
+    model, cfg = task.model, task.cfg
+    model.train()
+    n_seen, loss_sum, correct = 0, 0.0, 0
+    batches = list(data.batches(cfg.batch_size, shuffle=True, seed=cfg.seed, epoch=epoch))
+    for b, idx in enumerate(batches):
+        x, y = task.inputs(data, idx)
+        out = model(x)
+        loss, logits = task.loss(out, x, y)
+        for hook in task.hooks:
+            term = hook.loss(out, epoch, cfg.epochs)
+            loss = loss if term is None else loss + term
+        if not torch.isfinite(loss):
+            raise FloatingPointError(
+                f"non-finite loss ({loss.item()}) at epoch {epoch} batch {b}; "
+                f"the last good checkpoint is {ckpt} (try a smaller lr)"
+            )
+        for group in opt.param_groups:
+            group["lr"] = min(lr, lr / 1000 * 1.05 ** schedule["batches"]) if cfg.ease_in else lr
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        schedule["batches"] += 1
+        for hook in task.hooks:
+            hook.after_step(model, x, out)
+        n_seen += len(idx)
+        loss_sum += loss.item() * len(idx)
+        correct += (logits.argmax(-1) == y).sum().item()
+    extras = {}
+    for hook in task.hooks:
+        extras.update(hook.end_epoch(model, len(batches)))
+    return {"train_loss": loss_sum / n_seen, "train_accuracy": correct / n_seen, "extras": extras}
+
+
+def _fit(task, train, validation, test, out_dir: Path, record, progress) -> dict:
+    model, cfg = task.model, task.cfg
     ckpt = out_dir / "checkpoint.safetensors"
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=tuple(cfg.betas))
     history: list[dict] = []
     best = {"epoch": -1, "accuracy": -1.0}
     schedule = {"fast": None, "slow": None, "halvings": 0, "last_halving": 0, "batches": 0}
     best_state = {k: v.clone() for k, v in model.state_dict().items()}
-    identity = {"train_config": cfg._asdict(), "spec": repr(model.spec), "surrogate": repr(model.surrogate)}
+    identity = {"train_config": config_record(cfg), **task.identity, "hooks": [repr(h) for h in task.hooks]}
     restored = load_checkpoint(ckpt, model, opt, identity)
     if restored is not None:
         meta, best_state = restored
@@ -331,57 +389,21 @@ def _fit(model, train, validation, test, cfg: TrainConfig, out_dir: Path, record
     for epoch in bar:
         t0 = time.perf_counter()
         lr = learning_rate(cfg, epoch, schedule["halvings"])
-        model.train()
-        device = next(model.parameters()).device
-        n_seen, loss_sum, correct, changes = 0, 0.0, 0, {"created": 0.0, "deleted": 0.0}
-        active = [0.0] * len(model.hidden)  # sparse engine: Σ over batches of each layer's active fraction
-        epoch_counts = [torch.zeros(len(layer.weight), device=device) for layer in model.hidden]
         data = apply(train, cfg.augment, seed=cfg.seed, epoch=epoch) if cfg.augment else train
-        sparsity = cfg.sparsity_weight * sparsity_switch(epoch, cfg.epochs)
-        batches = list(data.batches(cfg.batch_size, shuffle=True, seed=cfg.seed, epoch=epoch))
-        for b, idx in enumerate(batches):
-            x, y = _inputs(data, idx, cfg, device)
-            loss, logits, out = batch_loss(model, x, y, cfg, sparsity)
-            if not torch.isfinite(loss):
-                raise FloatingPointError(
-                    f"non-finite loss ({loss.item()}) at epoch {epoch} batch {b}; "
-                    f"the last good checkpoint is {ckpt} (try a smaller lr)"
-                )
-            for group in opt.param_groups:
-                group["lr"] = min(lr, lr / 1000 * 1.05 ** schedule["batches"]) if cfg.ease_in else lr
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            if model.train_tau:
-                model.clamp_tau()
-            schedule["batches"] += 1
-            if cfg.track_changes:
-                _count_changes(model, x, out.counts, changes)
-            for total, n in zip(epoch_counts, out.counts, strict=True):
-                total += n.detach().sum(0)
-            active = [a + f for a, f in zip(active, out.active, strict=True)] if out.active else active
-            n_seen += len(idx)
-            loss_sum += loss.item() * len(idx)
-            correct += (logits.argmax(-1) == y).sum().item()
-        if cfg.rewire > 0:
-            _rewire_silent(model, epoch_counts, cfg.rewire)
-        val = evaluate(model, validation, cfg)
+        trained = _train_epoch(task, data, epoch, lr, opt, schedule, ckpt)
+        seconds = time.perf_counter() - t0
+        val = _evaluate(task, validation)
         if cfg.schedule == "ema_halving":
             _update_halving(schedule, val["accuracy"], epoch, cfg.halving_every)
         row = {
             "epoch": epoch + 1,
             "lr": lr,
-            "train_loss": loss_sum / n_seen,
-            "train_accuracy": correct / n_seen,
-            "val_loss": val["loss"],
-            "val_accuracy": val["accuracy"],
-            "val_rate": val["rate"],
-            "seconds": time.perf_counter() - t0,
+            "train_loss": trained["train_loss"],
+            "train_accuracy": trained["train_accuracy"],
+            **{f"val_{k}": v for k, v in val.items() if not isinstance(v, list)},
+            "seconds": seconds,
+            **trained["extras"],
         }
-        if out.active:  # the last batch's `out`: this engine reports active sets
-            row.update({f"active_l{k + 1}": a / len(batches) for k, a in enumerate(active)})
-        if cfg.track_changes:
-            row.update({f"spikes_{k}": v / len(batches) for k, v in changes.items()})
         history.append(row)
         if val["accuracy"] > best["accuracy"]:
             best = {"epoch": epoch + 1, "accuracy": val["accuracy"]}
@@ -393,20 +415,18 @@ def _fit(model, train, validation, test, cfg: TrainConfig, out_dir: Path, record
 
     model.load_state_dict(best_state)
     results.save_tensors(out_dir / "weights.safetensors", best_state, {"best_epoch": best["epoch"]})
-    test_metrics = evaluate(model, test, cfg)
+    seconds = [row["seconds"] for row in history]
     metrics = {
-        "test_accuracy": test_metrics["accuracy"],
-        "test_loss": test_metrics["loss"],
-        "test_rate": test_metrics["rate"],
-        **{f"rate_final_l{k + 1}": rate for k, rate in enumerate(test_metrics["layer_rates"])},
+        **task.test_metrics(_evaluate(task, test)),
         "best_epoch": best["epoch"],
         "best_val_accuracy": best["accuracy"],
         "final_train_accuracy": history[-1]["train_accuracy"],
-        "train_seconds": sum(row["seconds"] for row in history),
+        "train_seconds": sum(seconds),
+        "seconds_per_epoch": sum(seconds) / len(seconds),
         "n_train": len(train),
         "n_validation": len(validation),
         "n_test": len(test),
-        "train_config": cfg._asdict(),
+        "train_config": config_record(cfg),
         "versions": results.versions(),
         **(record or {}),
     }

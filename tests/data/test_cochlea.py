@@ -1,5 +1,4 @@
 import math
-import time
 
 import numpy as np
 import pytest
@@ -157,14 +156,6 @@ def test_filterbank_envelope():
     assert env.shape == (700, len(t)) and len(t) == math.ceil(DUR * FS / 220)  # 220-sample frames
     assert abs(cf[int(np.argmax(env[:, 25]))] / 2000.0 - 1) < 0.03
     assert env[:, 25].max() == pytest.approx(20 * math.log10(0.1 / math.sqrt(2)), abs=0.5)
-
-
-def test_speed_one_second():
-    x = np.concatenate([tone(440.0, 0.1, dur=1.0)])
-    cochlea(x, FS)  # warm the filterbank cache
-    start = time.perf_counter()
-    cochlea(x, FS)
-    assert time.perf_counter() - start < 3.0  # ~0.2 s on 2 cores; generous for loaded CI machines
 
 
 @pytest.mark.gpu

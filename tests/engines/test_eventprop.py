@@ -1,6 +1,6 @@
 """Discrete-grid EventProp against independent references: finite differences of the grid model where it is
 differentiable (readout weights), the dense BPTT engine (same forward pass, same exact readout gradient), and
-finite differences of the continuous-time reference simulation (spikegrad.continuous) as Δt -> 0."""
+finite differences of the continuous-time reference simulation (continuous_reference) as Δt -> 0."""
 
 import math
 
@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-from spikegrad.continuous import Layer, simulate
+from continuous_reference import Layer, simulate
 from spikegrad.engines import EngineOptions, bptt, eventprop
 from spikegrad.engines.eventprop import BufferOverflow, hidden_layer, lif_layer, readout, readout_spikes, spike_train
 from spikegrad.kernels.event_lists import sample_of
 from spikegrad.kernels.lif_scan import lif_scan_fwd_ref
-from spikegrad.losses import LOSSES, FirstSpikeParams, cross_entropy, first_spike_loss
+from spikegrad.losses import VOLTAGE_LOSSES, FirstSpikeParams, cross_entropy, first_spike_loss
 from spikegrad.model import LIFParams, NetworkSpec, WeightInit, decay_factors
 from spikegrad.network import SNN
 
@@ -25,7 +25,7 @@ def raster(steps=40, batch=3, n=6, p=0.15, seed=0):
     return (torch.rand(steps, batch, n, generator=gen, dtype=torch.float64) < p).double()
 
 
-@pytest.mark.parametrize("loss", sorted(LOSSES))
+@pytest.mark.parametrize("loss", sorted(VOLTAGE_LOSSES))
 def test_readout_gradient_passes_gradcheck_on_the_grid(loss):
     # the readout voltage is smooth in its weights, so EventProp's readout gradient is exact there
     x = raster()
@@ -273,7 +273,7 @@ def test_bptt_and_eventprop_readout_spike_times_agree():
 
 def test_time_constant_gradients_converge_to_the_continuous_time_gradient():
     # ∂L/∂τ_m = ∫ λ_V (I − V)/τ_m dt, ∂L/∂τ_s = −∫ λ_I I/τ_s dt per neuron; their sum over a layer whose neurons
-    # share τ is d/dτ of the continuous model, by central finite differences on spikegrad.continuous
+    # share τ is d/dτ of the continuous model, by central finite differences on continuous_reference
     rng = np.random.default_rng(4)
     inputs = [np.sort(rng.choice(30, size=3, replace=False) * 0.5) for _ in range(4)]
     w = rng.normal(1.5, 0.5, (3, 4))

@@ -1,5 +1,5 @@
 """The event simulator and reverse-mode backprop through spike times: spike times against the independent
-root-finding simulation of ``spikegrad.continuous``, gradients against central finite differences and
+root-finding simulation of ``continuous_reference``, gradients against central finite differences and
 ``gradcheck`` in float64, the own-spike (reset) recursion, buffers and bad input."""
 
 import math
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from spikegrad import continuous
+import continuous_reference as continuous
 from spikegrad.engines import spiketime
 from spikegrad.engines.events import BufferOverflow, EventOptions, input_stream, ratio_of, simulate, slope
 from spikegrad.model import LIFParams
@@ -147,3 +147,14 @@ def test_bad_input_is_rejected():
         simulate(torch.zeros(1, 3, 1), torch.zeros(2, 3), lif_for(2), EventOptions(max_spikes=0))
     with pytest.raises(ValueError, match="t_max"):
         simulate(torch.zeros(1, 3, 1), torch.zeros(2, 3), lif_for(2), EventOptions(t_max=math.inf))
+
+
+@pytest.mark.parametrize("tau_mem, tau_syn", [(10.0, 5.0), (8.0, 8.0)])
+def test_kappa_max_is_the_peak_of_kappa(tau_mem, tau_syn):
+    from spikegrad.engines.events import kappa, kappa_max
+
+    lif = LIFParams(tau_mem=tau_mem, tau_syn=tau_syn)
+    s = torch.linspace(1e-3, 10 * tau_mem, 100_001, dtype=torch.float64)  # a grid of 1e-3 ms steps and finer
+    assert kappa(s, lif)[0].max().item() == pytest.approx(kappa_max(round(tau_mem / tau_syn)), rel=1e-8)
+    with pytest.raises(ValueError, match="must be one of"):
+        kappa_max(3)

@@ -29,7 +29,7 @@ import torch
 from spikegrad.bench.timing import machine, median_seconds
 from spikegrad.device import add_device_argument, available_device
 from spikegrad.engines import forwardprop, spiketime
-from spikegrad.engines.events import EventOptions
+from spikegrad.engines.events import EventOptions, kappa_max, ratio_of
 from spikegrad.model import LIFParams
 from spikegrad.results import write_json
 
@@ -37,7 +37,6 @@ WARMUP = 1  # untimed calls before timing
 N_IN, N_OUT, BATCH = 50, 10, 16
 LIF = LIFParams(tau_mem=10.0, tau_syn=5.0, threshold=1.0)
 OPTIONS = EventOptions(max_spikes=16, t_max=60.0, truncate=True)
-KAPPA_MAX = 0.25  # max_s κ(s) for τ_m = 2τ_s
 INIT = ((3.0, 1.0), (0.5, 0.5))  # (a, b) of the module docstring, hidden then output layer
 
 
@@ -47,7 +46,7 @@ def _problem(hidden: int, device: torch.device, dtype: torch.dtype):
     weights, fan_in = [], N_IN
     for n, (a, b) in zip((hidden, N_OUT), INIT, strict=True):
         w = torch.randn(n, fan_in, generator=gen) * b / math.sqrt(fan_in) + a / fan_in
-        weights.append(w * LIF.threshold / KAPPA_MAX)
+        weights.append(w * LIF.threshold / kappa_max(ratio_of(LIF)))
         fan_in = n
     coef = torch.randn(BATCH, N_OUT, OPTIONS.max_spikes, generator=gen)
     directions = [torch.randn(w.shape, generator=gen) for w in weights]

@@ -34,7 +34,7 @@ from spikegrad.network import SNN
 from spikegrad.results import write_json
 
 WARMUP = 2  # untimed steps before timing (Triton/Numba compilation, allocator, caches)
-ENGINES = {"bptt": "zero", "eventprop": "zero", "sparse": "subtract"}  # engine: its reset rule
+RESETS = {"bptt": "zero", "eventprop": "zero", "sparse": "subtract"}  # grid engine: its reset rule
 ACTIVE_BAND = 0.2  # B_th of the sparse engine (Perez-Nieves & Goodman's SHD setting)
 
 
@@ -54,7 +54,7 @@ def _saved_bytes(model: SNN, x: torch.Tensor, y: torch.Tensor) -> int:
 
 
 def _model(engine: str, n_in: int, hidden: int, dt: float, device: torch.device) -> SNN:
-    spec = NetworkSpec(n_in, (hidden,), 20, recurrent=True, lif=LIFParams(dt=dt, reset=ENGINES[engine]))
+    spec = NetworkSpec(n_in, (hidden,), 20, recurrent=True, lif=LIFParams(dt=dt, reset=RESETS[engine]))
     return SNN(
         spec, engine=engine, hidden_init=WeightInit(1.5, 1.0), recurrent_init=WeightInit(0.0, 0.5),
         active_band=ACTIVE_BAND if engine == "sparse" else float("inf"),
@@ -81,14 +81,14 @@ def bench_step(
     device = available_device(device)
     x, y = poisson_inputs(T, B, n_in, rate_hz, dt, device)
     result = {
-        "T": T, "B": B, "n_in": n_in, "hidden": hidden, "dt": dt, "input_rate_hz": rate_hz, "resets": ENGINES,
+        "T": T, "B": B, "n_in": n_in, "hidden": hidden, "dt": dt, "input_rate_hz": rate_hz, "resets": RESETS,
         "active_band": ACTIVE_BAND, "repeats": repeats, "warmup": WARMUP, **machine(device), "by_T": [],
     }  # fmt: skip
-    for engine in tqdm(ENGINES, desc="training step", disable=not progress):
+    for engine in tqdm(RESETS, desc="training step", disable=not progress):
         model = _model(engine, n_in, hidden, dt, device)
         step_s = median_seconds(lambda m=model: _step(m, x, y), device, repeats, WARMUP)
         result[engine] = {"step_ms": 1e3 * step_s, **_memory(model, x, y, device)}
-    for engine in ENGINES:
+    for engine in RESETS:
         if engine != "bptt":
             result[f"{engine}_speedup"] = result["bptt"]["step_ms"] / result[engine]["step_ms"]
             for kind in ("saved_bytes", "peak_bytes"):

@@ -15,20 +15,28 @@ times instead of a grid and expose ``layer(in_times [B, N_in, K_in], weight, lif
 (+inf padding): :mod:`~spikegrad.engines.spiketime` (reverse mode through spike times) and
 :mod:`~spikegrad.engines.adjoint` (continuous EventProp); :mod:`~spikegrad.engines.forwardprop` (forward mode)
 spans a whole network. :class:`spikegrad.eventnet.EventNet` picks one of them.
+
+This module is the one registry of engines: :data:`GRID_ENGINES` (time-grid networks,
+:class:`spikegrad.network.SNN`) and :data:`CONTINUOUS_ENGINES` (continuous-time networks,
+:class:`spikegrad.eventnet.EventNet`); :data:`ENGINES` names both. A spike buffer that overflows raises the one
+:class:`~spikegrad.engines.options.BufferOverflow` in either family.
 """
 
 from types import ModuleType
 
-from spikegrad.engines import bptt, eventprop, sparse
-from spikegrad.engines.options import EngineOptions
+from spikegrad.engines import adjoint, bptt, eventprop, forwardprop, sparse, spiketime
+from spikegrad.engines.options import BufferOverflow, EngineOptions
 
-ENGINES: dict[str, ModuleType] = {"bptt": bptt, "eventprop": eventprop, "sparse": sparse}
+GRID_ENGINES: dict[str, ModuleType] = {"bptt": bptt, "eventprop": eventprop, "sparse": sparse}
+CONTINUOUS_ENGINES: dict[str, ModuleType] = {"spiketime": spiketime, "adjoint": adjoint, "forwardprop": forwardprop}
+ENGINES: dict[str, ModuleType] = {**GRID_ENGINES, **CONTINUOUS_ENGINES}
 
-__all__ = ["ENGINES", "EngineOptions", "get_engine"]
+__all__ = ["CONTINUOUS_ENGINES", "ENGINES", "GRID_ENGINES", "BufferOverflow", "EngineOptions", "get_engine"]
 
 
-def get_engine(name: str) -> ModuleType:
-    """The engine module registered under ``name``."""
-    if name not in ENGINES:
-        raise ValueError(f"unknown engine {name!r}; choose one of {sorted(ENGINES)}")
-    return ENGINES[name]
+def get_engine(name: str, family: dict[str, ModuleType] = GRID_ENGINES) -> ModuleType:
+    """The engine module registered under ``name`` in ``family`` (:data:`GRID_ENGINES` or
+    :data:`CONTINUOUS_ENGINES`); ValueError naming the choices otherwise."""
+    if name not in family:
+        raise ValueError(f"unknown engine {name!r}; choose one of {list(family)}")
+    return family[name]

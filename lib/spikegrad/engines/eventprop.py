@@ -54,7 +54,7 @@ from typing import NamedTuple
 
 import torch
 
-from spikegrad.engines.options import EngineOptions
+from spikegrad.engines.options import BufferOverflow, EngineOptions
 from spikegrad.engines.stack import HiddenOutput, stack_layers
 from spikegrad.kernels.event_lists import EventList, LayerConstants, dense_from_events, sample_of
 from spikegrad.kernels.eventprop import events_from_dense, trial_backward, trial_forward
@@ -77,9 +77,6 @@ def record_adjoints():
     finally:
         _recorders.remove(traces)
 
-
-class BufferOverflow(RuntimeError):
-    """A neuron fired more often than the fixed spike buffer (``max_spikes``) holds."""
 
 
 class SpikeTrain(NamedTuple):

@@ -39,14 +39,12 @@ from typing import NamedTuple
 
 import torch
 
+from spikegrad.engines.options import BufferOverflow
 from spikegrad.kernels.event_sim import RATIOS, event_sim_forward, stream_order
 from spikegrad.model import LIFParams, check_params
 
 SLOPE_FLOOR = 1e-9  # V̇_k ≥ SLOPE_FLOOR·ϑ/τ_m: guards 1/V̇ at grazing crossings (never reached in the tests)
 
-
-class BufferOverflow(RuntimeError):
-    """A neuron would fire more than ``max_spikes`` times."""
 
 
 class EventOptions(NamedTuple):
@@ -115,6 +113,14 @@ def simulate(in_times: torch.Tensor, weight: torch.Tensor, lif: LIFParams, optio
 def slope(current: torch.Tensor, lif: LIFParams) -> torch.Tensor:
     """V̇(t_k⁻) = (I(t_k) − ϑ)/τ_m at each spike, floored at SLOPE_FLOOR·ϑ/τ_m."""
     return ((current - lif.threshold) / lif.tau_mem).clamp(min=SLOPE_FLOOR * lif.threshold / lif.tau_mem)
+
+
+def kappa_max(ratio: int) -> float:
+    """max_s κ(s) (module docstring, with I = 1 at s = 0): 1/4 for τ_m = 2τ_s (at s = 2τ_s ln 2), 1/e for
+    τ_m = τ_s (at s = τ_m)."""
+    if ratio not in RATIOS:
+        raise ValueError(f"τ_m/τ_s must be one of {RATIOS}, got {ratio}")
+    return 0.25 if ratio == 2 else 1 / math.e
 
 
 def kappa(s: torch.Tensor, lif: LIFParams) -> tuple[torch.Tensor, torch.Tensor]:

@@ -96,6 +96,7 @@ from spikegrad.kernels.event_lists import (
     sample_of,
 )
 from spikegrad.kernels.launch import check_launch
+from spikegrad.model import membrane_step
 
 try:
     import triton
@@ -142,9 +143,7 @@ def trial_fwd_ref(
     spikes, z = [], None
     for t in range(steps):
         h_t = h[t] if rec_t is None or z is None else h[t] + z @ rec_t
-        i_in = i + h_t
-        u = k.alpha * v + k.c * i_in
-        i = k.beta * i_in
+        u, i_in, i = membrane_step(v, i, h_t, k.alpha, k.beta, k.c)
         if traces:
             out.v_before[t], out.i_after[t] = v, i_in
         if li:
@@ -292,6 +291,7 @@ if triton is not None:
                     j = tl.load(row + r).to(tl.int64)
                     h += tl.load(rec_t + j * N + offs, mask=mask, other=0.0)
                     r += 1
+            # spikegrad.model.membrane_step (the one definition of the update)
             i_in = i + h
             u = alpha * v + c * i_in
             i = beta * i_in

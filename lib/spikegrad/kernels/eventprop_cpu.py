@@ -80,6 +80,7 @@ def _fwd(
                         h[m] += rec_t[j, m]
             n_prev = 0
             for m in range(n):
+                # spikegrad.model.membrane_step (the one definition of the update)
                 i_in = i[m] + h[m]
                 u = alpha[m] * v[m] + c[m] * i_in
                 i[m] = beta[m] * i_in

@@ -57,7 +57,7 @@ from typing import NamedTuple
 import torch
 
 from spikegrad.kernels.launch import check_launch
-from spikegrad.model import RESETS, LIFParams, decay_factors
+from spikegrad.model import RESETS, LIFParams, after_reset, decay_factors, membrane_step
 
 try:
     import triton
@@ -97,6 +97,7 @@ if triton is not None:
         idx = offs
         t = 0
         while t < T:
+            # spikegrad.model.membrane_step (the one definition of the update)
             i = i + tl.load(h_ptr + idx, mask=mask, other=0.0)
             u = alpha_ * v + c_ * i
             i = beta_ * i
@@ -349,13 +350,11 @@ def scan_constants(lif: LIFParams, spiking: bool = True, detach_reset: bool = Tr
 
 def lif_step_ref(h_t: torch.Tensor, v: torch.Tensor, i: torch.Tensor, k: ScanConstants):
     """One forward step: returns (z_t, U_t, V_t, I_t) from the input current h_t and the state (V, I)."""
-    i = i + h_t
-    u = k.alpha * v + k.c * i
+    u, _, i = membrane_step(v, i, h_t, k.alpha, k.beta, k.c)
     if not k.spiking:
-        return torch.zeros_like(u), u, u, k.beta * i
+        return torch.zeros_like(u), u, u, i
     z = (u >= k.theta).to(u.dtype)
-    v = u - k.theta * z if k.subtract else u * (1.0 - z)
-    return z, u, v, k.beta * i
+    return z, u, after_reset(u, z, k.theta, k.subtract), i
 
 
 def lif_step_bwd_ref(g_z, g_u, u_t, sg_t, a_v, a_i, k: ScanConstants):

@@ -33,6 +33,7 @@ def scan_fwd(h, z, u, alpha, beta, c, theta, spiking, subtract):  # pragma: no c
         i = np.zeros(n, h.dtype)
         for t in range(T):
             for k in range(n):
+                # spikegrad.model.membrane_step (the one definition of the update)
                 i_in = i[k] + h[t, lo + k]
                 u_t = alpha * v[k] + c * i_in
                 i[k] = beta * i_in

@@ -1,0 +1,4 @@
+"""Surrogate-gradient study (Herranz-Celotti & Rouat, arXiv 2202.00282): the paper's recurrent LIF/ALIF network
+(:mod:`.sgnet`), the four stability conditions (:mod:`.stability`), the sweep tables (:mod:`.sweeps`), trained
+through ``notebooks/surrogate.ipynb`` (``rules/surrogate.smk``); :mod:`.tables` and :mod:`.figures` make the
+study's outputs. The SG shapes themselves are core (:mod:`spikegrad.surrogate`)."""
