@@ -72,7 +72,10 @@ def test_ease_in_regulariser_rewiring_and_spike_changes(tmp_path, data):
     hooks = [RatePenalty(2.0, 1e-3, 1e-3), TrackChanges(), Rewire(0.5)]
     net = model(hidden_mean=0.0)
     silent_before = net.hidden[0].weight.detach().clone()
-    fit(net, *data, cfg, tmp_path, progress=False, hooks=hooks)
+    metrics = fit(net, *data, cfg, tmp_path, progress=False, hooks=hooks)
+    assert metrics["hooks"] == [  # the options are recorded with the run, after fit's own ActiveFraction
+        {"hook": "ActiveFraction"}, {"hook": "RatePenalty", "nu": 2.0, "upper": 1e-3, "lower": 1e-3},
+        {"hook": "TrackChanges"}, {"hook": "Rewire", "amount": 0.5}]  # fmt: skip
     history = pd.read_csv(tmp_path / "history.csv")
     assert {"spikes_created", "spikes_deleted"} <= set(history.columns)
     assert (history[["spikes_created", "spikes_deleted"]] >= 0).all().all()

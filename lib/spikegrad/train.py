@@ -14,7 +14,8 @@ at most every ``halving_every`` epochs. ``ease_in`` starts at η/1000 and grows 
 Files written to ``out_dir`` (each atomically): ``checkpoint.safetensors`` (weights, optimiser state, best
 weights and progress, rewritten every epoch), ``history.csv`` (one row per finished epoch: ``epoch``, ``lr``,
 ``train_loss``, ``train_accuracy``, the validation statistics ``val_*`` of the task, ``seconds`` of training and
-the hooks' columns), ``weights.safetensors`` (the selected weights) and, last, ``metrics.json``; a run is
+the hooks' columns), ``weights.safetensors`` (the selected weights) and, last, ``metrics.json`` (the test
+statistics, the selection, the configuration and the hooks with their settings); a run is
 complete only when ``metrics.json`` exists. A run holds its directory (:func:`spikegrad.results.claim_run_dir`:
 a lock, an old ``metrics.json`` removed first) and sets aside a checkpoint of another configuration. Batch order
 and augmentation depend only on (seed, epoch), so a resumed run repeats the uninterrupted one exactly.
@@ -427,6 +428,7 @@ def _fit(task, train, validation, test, out_dir: Path, record, progress) -> dict
         "n_validation": len(validation),
         "n_test": len(test),
         "train_config": config_record(cfg),
+        "hooks": [{"hook": type(hook).__name__, **hook.settings} for hook in task.hooks],
         "versions": results.versions(),
         **(record or {}),
     }
