@@ -228,7 +228,9 @@ def next_spike(v: torch.Tensor, i: torch.Tensor, gap: torch.Tensor, tau_mem: flo
 
 
 def advance(v: torch.Tensor, i: torch.Tensor, s: torch.Tensor, tau_mem: float, ratio: int):
-    """State (V, I) after s ms without events: V(s) = e^{−s/τ_m} V + κ(s) I, I(s) = e^{−s/τ_s} I."""
+    """State (V, I) after s ms without events: V(s) = e^{−s/τ_m} V + κ(s) I, I(s) = e^{−s/τ_s} I, with κ of
+    :func:`spikegrad.engines.events.kappa` in the closed forms the kernels use, y = e^{−s/τ_m}: κ = y − y² for
+    τ_m = 2τ_s, κ = (s/τ_m) y for τ_m = τ_s."""
     y = torch.exp(-s / tau_mem)
     if ratio == 2:
         return (v + i) * y - i * y * y, i * y * y
