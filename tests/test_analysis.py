@@ -28,3 +28,18 @@ def test_loss_shaping_sends_error_signal_through_the_whole_trial():
 def test_gradient_flow_rejects_other_networks():
     with pytest.raises(ValueError, match="EventProp network"):
         gradient_flow(SNN(NetworkSpec(3, (4,), 2)), torch.zeros(5, 1, 3), torch.tensor([0]), "sum")
+
+
+def test_untrained_network_is_the_runs_initialisation_rebuilt_from_its_record():
+    from spikegrad.data import load
+    from spikegrad.runs import GridRun, build_grid
+    from spikegrad.studies.eventprop.gradient_flow import untrained_network
+    from spikegrad.train import config_record
+
+    data = load("yinyang", "test")
+    run = GridRun(engine="eventprop", loss="sum_weigh_exp", hidden=[12], recurrent=True, reset="subtract", seed=3)
+    model, cfg, _, record = build_grid(run, data)
+    rebuilt = untrained_network({**record, "train_config": config_record(cfg)}, data)
+    assert rebuilt.spec == model.spec
+    for name, value in model.state_dict().items():
+        assert torch.equal(rebuilt.state_dict()[name], value), name

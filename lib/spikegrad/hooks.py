@@ -18,13 +18,11 @@ from spikegrad.losses import RateRegularizer, rate_penalty, sparsity_penalty
 
 
 class Hook:
-    """No-op base: override what the option needs. ``settings`` (JSON-ready) name the option in a run's
-    checkpoint identity, so that a run resumed with other options starts afresh."""
+    """No-op base: override what the option needs. ``settings`` (JSON-ready) name the option, with its class, in
+    a run's ``metrics.json`` and checkpoint identity (:func:`spikegrad.train.hook_records`), so that a run resumed
+    with other options starts afresh."""
 
     settings: dict = {}
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.settings})"
 
     def loss(self, out, epoch: int | None, epochs: int):
         """A term added to the objective of network output ``out`` (None: nothing); ``epoch`` is None when

@@ -41,6 +41,14 @@ def fixed_colours(names: list, order) -> dict:
     return dict(zip(names, colours(len(names)), strict=True))
 
 
+def of_experiment(table: pd.DataFrame, experiment: str) -> pd.DataFrame:
+    """The rows of ``experiment`` in a study's run or history table; ValueError if it has none."""
+    rows = table[table["experiment"] == experiment]
+    if rows.empty:
+        raise ValueError(f"no finished runs of experiment {experiment!r}")
+    return rows
+
+
 def require_columns(df: pd.DataFrame, columns) -> None:
     """Raise ValueError if ``df`` is empty or lacks any of ``columns``."""
     if df.empty:

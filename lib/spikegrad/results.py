@@ -129,11 +129,14 @@ def load_histories(root: Path, paths: list[Path]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def write_run_tables(root: Path, metrics: list, histories: list, runs_path: Path, history_path: Path) -> pd.DataFrame:
-    """Write the run table (:func:`load_runs`) and the stacked histories (:func:`load_histories`); return the runs."""
+def write_run_tables(root: Path, metrics: list, histories: list, output, by: list[str], columns: list[str]):
+    """Write a study's run table (:func:`load_runs`) to ``output.runs``, the stacked histories
+    (:func:`load_histories`) to ``output.history`` and the mean ± sd of ``columns`` over the seeds of each ``by``
+    group (:func:`summarise`) to ``output.summary``; return the runs."""
     runs = load_runs(root, metrics)
-    write_text(runs_path, runs.to_csv(index=False))
-    write_text(history_path, load_histories(root, histories).to_csv(index=False))
+    write_text(output.runs, runs.to_csv(index=False))
+    write_text(output.history, load_histories(root, histories).to_csv(index=False))
+    write_text(output.summary, summarise(runs, by, columns).to_csv(index=False))
     return runs
 
 

@@ -30,8 +30,8 @@ def _float_or(word: str) -> Callable[[str], float | str]:
 
 # The type of every sweep column, one parser each from its spelling in a sweep table and in a run's path
 # (``column~value``), used both ways: by the rules (:func:`typed`) and by the result tables
-# (:func:`spikegrad.results.run_parameters`). The sentinels "none" (no initial-rate adjustment) and "inf" (no
-# active-set band) stay words: the rules map them to None.
+# (:func:`spikegrad.results.run_parameters`). The word "none" (no initial-rate adjustment) stays a word and "inf"
+# (no active-set band) is the float ∞; the rules map both to None.
 COLUMN_TYPES: dict[str, Callable[[str], object]] = {
     **dict.fromkeys(("dataset", "experiment", "loss", "augment", "shape", "conditions", "engine"), str),
     "recurrent": _bool,

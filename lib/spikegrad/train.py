@@ -213,6 +213,20 @@ def task_for(model, cfg: TrainConfig, hooks=()) -> GridTask | EventTask:
     return (EventTask if isinstance(model, EventNet) else GridTask)(model, cfg, hooks)
 
 
+def _objective(task, out, x: torch.Tensor, y: torch.Tensor, epoch: int | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(the task's loss plus every hook's term, logits) of a batch; ``epoch`` is None when evaluating."""
+    loss, logits = task.loss(out, x, y)
+    for hook in task.hooks:
+        term = hook.loss(out, epoch, task.cfg.epochs)
+        loss = loss if term is None else loss + term
+    return loss, logits
+
+
+def hook_records(hooks) -> list[dict]:
+    """Each hook's name and settings, as stored in ``metrics.json`` and in the checkpoint identity."""
+    return [{"hook": type(hook).__name__, **hook.settings} for hook in hooks]
+
+
 def _evaluate(task, data: SpikeData) -> dict:
     n_seen, loss_sum, correct = 0, 0.0, 0
     stats = task.start_stats()
@@ -221,10 +235,7 @@ def _evaluate(task, data: SpikeData) -> dict:
         for idx in data.batches(task.eval_batch, shuffle=False):
             x, y = task.inputs(data, idx)
             out = task.model(x)
-            loss, logits = task.loss(out, x, y)
-            for hook in task.hooks:
-                term = hook.loss(out, None, task.cfg.epochs)
-                loss = loss if term is None else loss + term
+            loss, logits = _objective(task, out, x, y, epoch=None)
             task.add_stats(stats, out, x, y, logits)
             n_seen += len(idx)
             loss_sum += loss.item() * len(idx)
@@ -345,10 +356,7 @@ def _train_epoch(task, data: SpikeData, epoch: int, lr: float, opt, schedule: di
     for b, idx in enumerate(batches):
         x, y = task.inputs(data, idx)
         out = model(x)
-        loss, logits = task.loss(out, x, y)
-        for hook in task.hooks:
-            term = hook.loss(out, epoch, cfg.epochs)
-            loss = loss if term is None else loss + term
+        loss, logits = _objective(task, out, x, y, epoch)
         if not torch.isfinite(loss):
             raise FloatingPointError(
                 f"non-finite loss ({loss.item()}) at epoch {epoch} batch {b}; "
@@ -379,7 +387,7 @@ def _fit(task, train, validation, test, out_dir: Path, record, progress) -> dict
     best = {"epoch": -1, "accuracy": -1.0}
     schedule = {"fast": None, "slow": None, "halvings": 0, "last_halving": 0, "batches": 0}
     best_state = {k: v.clone() for k, v in model.state_dict().items()}
-    identity = {"train_config": config_record(cfg), **task.identity, "hooks": [repr(h) for h in task.hooks]}
+    identity = {"train_config": config_record(cfg), **task.identity, "hooks": hook_records(task.hooks)}
     restored = load_checkpoint(ckpt, model, opt, identity)
     if restored is not None:
         meta, best_state = restored
@@ -428,7 +436,7 @@ def _fit(task, train, validation, test, out_dir: Path, record, progress) -> dict
         "n_validation": len(validation),
         "n_test": len(test),
         "train_config": config_record(cfg),
-        "hooks": [{"hook": type(hook).__name__, **hook.settings} for hook in task.hooks],
+        "hooks": hook_records(task.hooks),
         "versions": results.versions(),
         **(record or {}),
     }

@@ -8,7 +8,7 @@ import pandas as pd
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
-from spikegrad.plots import colours, set_style
+from spikegrad.plots import colours, of_experiment, set_style
 
 LOSS_ORDER = ("sum", "sum_weigh_exp", "max", "first_spike_exp")
 RUN_KEYS = ("experiment", "loss", "recurrent", "augment", "lr", "epochs", "seed")
@@ -198,9 +198,7 @@ def experiment_figure(runs: pd.DataFrame, history: pd.DataFrame, experiment: str
     base-loss comparison)."""
     if kind not in FIGURES:
         raise ValueError(f"unknown figure kind {kind!r} for experiment {experiment!r}; expected one of {FIGURES}")
-    runs, history = runs[runs["experiment"] == experiment], history[history["experiment"] == experiment]
-    if runs.empty or history.empty:
-        raise ValueError(f"no finished runs of experiment {experiment!r}")
+    runs, history = of_experiment(runs, experiment), of_experiment(history, experiment)
     if kind == "curves":
         accuracy = 100 * runs["test_accuracy"]
         spread = f" ± {accuracy.std():.1f}" if len(runs) > 1 else ""

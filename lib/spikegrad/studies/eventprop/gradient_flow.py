@@ -17,8 +17,8 @@ from spikegrad.data import load
 from spikegrad.data.augment import Transform, apply
 from spikegrad.engines import eventprop
 from spikegrad.losses import cross_entropy
-from spikegrad.model import LIFParams, NetworkSpec, WeightInit
 from spikegrad.network import SNN
+from spikegrad.runs import GridRun, build_grid
 
 
 def gradient_flow(model: SNN, x: torch.Tensor, labels: torch.Tensor, loss: str) -> pd.DataFrame:
@@ -62,26 +62,17 @@ def test_batch(metrics: dict, data_root) -> tuple[torch.Tensor, torch.Tensor, ob
     return x, torch.as_tensor(data.labels[list(indices)]), data
 
 
-def untrained_network(metrics: dict, n_in: int, n_out: int) -> SNN:
-    """The run's network at initialisation, built as ``notebooks/train.ipynb`` builds it."""
+NETWORK_FIELDS = ("hidden", "recurrent", "tau_mem", "tau_syn", "threshold", "reset", "dt", "active_band", "train_tau",
+                  "surrogate", "sharpness", "hidden_init", "readout_init", "recurrent_init")  # fmt: skip
+
+
+def untrained_network(metrics: dict, data) -> SNN:
+    """The run's network at initialisation: :func:`spikegrad.runs.build_grid`, as the notebook called it, on the
+    settings the run's metrics.json records (network, engine, loss and seed) and a split like ``data``."""
     net = metrics["network"]
-    spec = NetworkSpec(
-        n_in,
-        (net["hidden"],),
-        n_out,
-        net["recurrent"],
-        LIFParams(tau_mem=net["tau_mem"], tau_syn=net["tau_syn"], threshold=net["threshold"], dt=net["dt"],
-                  reset=net["reset"]),
-        net["readout"],
-    )
-    return SNN(
-        spec,
-        engine="eventprop",
-        hidden_init=WeightInit(*net["hidden_init"]),
-        readout_init=WeightInit(*net["readout_init"]),
-        recurrent_init=WeightInit(*net["recurrent_init"]),
-        seed=metrics["seed"],
-    )
+    run = GridRun(engine=metrics["engine"], loss=metrics["train_config"]["loss"], seed=metrics["seed"], device="cpu",
+                  **{name: net[name] for name in NETWORK_FIELDS})  # fmt: skip
+    return build_grid(run, data)[0]
 
 
 def run_flow(weights: Path, expected_loss: str, data_root) -> pd.DataFrame:
@@ -92,7 +83,7 @@ def run_flow(weights: Path, expected_loss: str, data_root) -> pd.DataFrame:
     if metrics["engine"] != "eventprop":
         raise ValueError(f"{weights} was trained with engine {metrics['engine']!r}, not eventprop")
     x, labels, data = test_batch(metrics, data_root)
-    model = untrained_network(metrics, data.n_units, data.n_classes)
+    model = untrained_network(metrics, data)
     frames = [gradient_flow(model, x, labels, loss).assign(state="untrained")]
     model.load_state_dict(results.load_tensors(weights)[0])
     frames.append(gradient_flow(model, x, labels, loss).assign(state="trained"))

@@ -5,6 +5,4 @@ from spikegrad import results
 
 def write(root, metrics: list, histories: list, output) -> None:
     """Write ``output.runs``, ``.history`` and ``.summary`` (test accuracy per dataset and learning rate)."""
-    runs = results.write_run_tables(root, metrics, histories, output.runs, output.history)
-    summary = results.summarise(runs, by=["dataset", "lr"], columns=["test_accuracy"])
-    results.write_text(output.summary, summary.to_csv(index=False))
+    results.write_run_tables(root, metrics, histories, output, by=["dataset", "lr"], columns=["test_accuracy"])

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import pearsonr
 
-from spikegrad.plots import fixed_colours, ordered, set_style
+from spikegrad.plots import fixed_colours, of_experiment, ordered, set_style
 
 SHAPE_ORDER = ("triangular", "exponential", "gaussian", "sigmoid", "fast_sigmoid", "rectangular", "q_pseudospike")
 CONDITION_ORDER = ("none", "I", "II", "III", "IV", "I+II", "I+II+III", "I+II+III+IV")
@@ -199,23 +199,15 @@ def rate_scatter(runs: pd.DataFrame, title: str) -> plt.Figure:
     return fig
 
 
-def _experiment_runs(runs: pd.DataFrame, experiment: str) -> pd.DataFrame:
-    """The runs of ``experiment``; ValueError if it has none."""
-    selected = runs[runs["experiment"] == experiment]
-    if selected.empty:
-        raise ValueError(f"no finished runs of experiment {experiment!r}")
-    return selected
-
-
 def figure(runs: pd.DataFrame, kind: str, experiment: str | None = None, experiments=()) -> plt.Figure:
     """One figure of the study from its run table: for one ``experiment``, accuracy vs learning rate (``lr``), an
     SG-parameter sweep (a key of :data:`SWEEPS`), the conditions ablation (``conditions``) or accuracy vs firing
     rate (``sparsity``); or the shape sensitivity of several learning-rate ``experiments`` (``sensitivity``)."""
     if kind == "sensitivity":
-        return sensitivity_summary({name: _experiment_runs(runs, name) for name in experiments})
+        return sensitivity_summary({name: of_experiment(runs, name) for name in experiments})
     one = {"lr": accuracy_vs_lr, "conditions": conditions_ablation, "sparsity": rate_scatter}
     if kind in SWEEPS:
-        return parameter_sweep(_experiment_runs(runs, experiment), parameter=kind, title=experiment)
+        return parameter_sweep(of_experiment(runs, experiment), parameter=kind, title=experiment)
     if kind not in one:
         raise ValueError(f"unknown figure kind {kind!r}; expected 'sensitivity' or one of {[*one, *SWEEPS]}")
-    return one[kind](_experiment_runs(runs, experiment), title=experiment)
+    return one[kind](of_experiment(runs, experiment), title=experiment)

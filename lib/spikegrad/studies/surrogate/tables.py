@@ -28,6 +28,5 @@ def robustness_table(runs: pd.DataFrame, lr_experiments: list[str]) -> pd.DataFr
 
 def write(root, metrics: list, histories: list, lr_experiments: list[str], output) -> None:
     """Write ``output.runs``, ``.history``, ``.summary`` and ``.robustness``."""
-    runs = results.write_run_tables(root, metrics, histories, output.runs, output.history)
-    results.write_text(output.summary, results.summarise(runs, SUMMARY_BY, SUMMARY_COLUMNS).to_csv(index=False))
+    runs = results.write_run_tables(root, metrics, histories, output, SUMMARY_BY, SUMMARY_COLUMNS)
     results.write_text(output.robustness, robustness_table(runs, lr_experiments).to_csv(index=False))
