@@ -4,7 +4,7 @@ shaping (`sum_weigh_exp`) sends one through the whole trial (Nowotny et al.'s me
 import pytest
 import torch
 
-from spikegrad.model import LIFParams, NetworkSpec, WeightInit
+from spikegrad.model import LIFParams, WeightInit, dense_stack
 from spikegrad.network import SNN
 from spikegrad.studies.eventprop.gradient_flow import gradient_flow
 
@@ -12,7 +12,7 @@ from spikegrad.studies.eventprop.gradient_flow import gradient_flow
 def test_loss_shaping_sends_error_signal_through_the_whole_trial():
     gen = torch.Generator().manual_seed(0)
     x = (torch.rand(300, 4, 10, generator=gen) < 0.05).double()
-    net = SNN(NetworkSpec(10, (8,), 3, lif=LIFParams(dt=1.0)), engine="eventprop", hidden_init=WeightInit(3.0, 1.0))
+    net = SNN(dense_stack(10, (8,), 3, neuron=LIFParams(dt=1.0), hidden_init=WeightInit(3.0, 1.0)), engine="eventprop")
     net = net.double()
     labels = torch.tensor([0, 1, 2, 0])
     flow = {loss: gradient_flow(net, x, labels, loss) for loss in ("sum", "sum_weigh_exp")}
@@ -27,7 +27,7 @@ def test_loss_shaping_sends_error_signal_through_the_whole_trial():
 
 def test_gradient_flow_rejects_other_networks():
     with pytest.raises(ValueError, match="EventProp network"):
-        gradient_flow(SNN(NetworkSpec(3, (4,), 2)), torch.zeros(5, 1, 3), torch.tensor([0]), "sum")
+        gradient_flow(SNN(dense_stack(3, (4,), 2)), torch.zeros(5, 1, 3), torch.tensor([0]), "sum")
 
 
 def test_untrained_network_is_the_runs_initialisation_rebuilt_from_its_record():

@@ -8,20 +8,27 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from spikegrad.eventnet import EventNet, EventNetSpec, LayerSpec, gather_times, layer_shapes, pool_index
+from spikegrad.eventnet import EventNet, gather_times, pool_index
+from spikegrad.model import Layer, LIFParams, NetworkSpec, WeightInit, layer_shapes
+
+NEURON = LIFParams(tau_mem=10.0, tau_syn=5.0)
 
 
-def conv_spec(**kwargs) -> EventNetSpec:
+def conv_spec(**kwargs) -> NetworkSpec:
     layers = (
-        LayerSpec("conv", 2, kernel=3, threshold=1.0, max_spikes=4, init_mean=2.0, init_std=1.0),
-        LayerSpec("pool", 2),
-        LayerSpec("dense", 3, threshold=1.0, max_spikes=6, init_mean=3.0, init_std=1.0),
+        Layer(2, kind="conv", kernel=3, threshold=1.0, max_spikes=4, init=WeightInit(2.0, 1.0)),
+        Layer(2, kind="pool"),
+        Layer(3, threshold=1.0, max_spikes=6, init=WeightInit(3.0, 1.0)),
     )
-    return EventNetSpec((1, 6, 6), layers, tau_syn=5.0, tau_mem=10.0, t_max=40.0, truncate=True)._replace(**kwargs)
+    return NetworkSpec((1, 6, 6), layers, NEURON)._replace(**kwargs)
+
+
+def conv_net(engine: str = "spiketime", seed: int = 0) -> EventNet:
+    return EventNet(conv_spec(), engine, seed, t_max=40.0, truncate=True, dtype=torch.float64)
 
 
 def test_conv_weight_is_a_valid_stride_one_convolution():
-    net = EventNet(conv_spec(), dtype=torch.float64)
+    net = conv_net()
     x = torch.randn(3, 1, 6, 6, dtype=torch.float64)
     dense = net.dense_weight(0, 36)
     expected = F.conv2d(x, net.layers[0].weight).reshape(3, -1)
@@ -45,7 +52,7 @@ def test_pool_concatenates_each_window_in_time_order():
 
 
 def test_initial_weights_follow_the_documented_scale():
-    spec = EventNetSpec((400,), (LayerSpec("dense", 300, threshold=2.0, init_mean=3.0, init_std=0.5),), tau_mem=10.0)
+    spec = NetworkSpec((400,), (Layer(300, threshold=2.0, init=WeightInit(3.0, 0.5)),), NEURON)
     w = EventNet(spec, dtype=torch.float64).layers[0].weight
     scale = 2.0 / 0.25  # ϑ / κ_max for τ_m = 2τ_s
     assert w.mean().item() == pytest.approx(3.0 * scale / 400, rel=0.05)
@@ -55,11 +62,11 @@ def test_initial_weights_follow_the_documented_scale():
 def test_layer_shapes_and_bad_specs():
     assert layer_shapes(conv_spec()) == [(2, 4, 4), (2, 2, 2), (3,)]
     with pytest.raises(ValueError, match="kind"):
-        layer_shapes(conv_spec(layers=(LayerSpec("lstm", 3),)))
+        layer_shapes(conv_spec(layers=(Layer(3, kind="lstm"),)))
     with pytest.raises(ValueError, match="does not divide"):
-        layer_shapes(conv_spec(layers=(LayerSpec("pool", 4),)))
+        layer_shapes(conv_spec(layers=(Layer(4, kind="pool"),)))
     with pytest.raises(ValueError, match="needs a \\(C, H, W\\) input"):
-        layer_shapes(EventNetSpec((36,), (LayerSpec("conv", 2, kernel=3),)))
+        layer_shapes(NetworkSpec((36,), (Layer(2, kind="conv", kernel=3),)))
     with pytest.raises(ValueError, match="unknown engine"):
         EventNet(conv_spec(), engine="bptt")
     with pytest.raises(ValueError, match="expected input spike times"):
@@ -72,8 +79,8 @@ def test_engines_agree_on_a_conv_pool_dense_network():
     c = torch.randn(2, 3, 6, generator=gen, dtype=torch.float64)
     grads = {}
     for engine in ("spiketime", "adjoint", "forwardprop"):
-        net = EventNet(conv_spec(), engine=engine, seed=3, dtype=torch.float64)
-        outputs = net(x)
+        net = conv_net(engine, seed=3)
+        outputs = net(x).spikes
         assert torch.isfinite(outputs[0]).sum(-1).float().mean() > 1.0  # conv neurons fire several spikes
         assert torch.isfinite(outputs[-1]).sum() > 6
         torch.where(torch.isfinite(outputs[-1]), c * outputs[-1], 0.0).sum().backward()

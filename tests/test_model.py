@@ -6,9 +6,9 @@ import torch
 from spikegrad.model import (
     LIFParams,
     LIFState,
-    NetworkSpec,
     WeightInit,
     decay_factors,
+    dense_stack,
     init_weights,
     lif_step,
     rest_state,
@@ -100,8 +100,8 @@ def test_invalid_parameters_raise_a_clear_error(bad):
 
 
 def test_init_weights_shapes_statistics_and_determinism():
-    spec = NetworkSpec(n_in=400, n_hidden=(300, 200), n_out=10, recurrent=True)
-    w = init_weights(spec, hidden=WeightInit(1.0, 2.0), seed=3)
+    spec = dense_stack(400, (300, 200), 10, recurrent=True, hidden_init=WeightInit(1.0, 2.0))
+    w = init_weights(spec, seed=3)
     assert {k: tuple(v.shape) for k, v in w.items()} == {
         "hidden.0.weight": (300, 400),
         "hidden.0.recurrent": (300, 300),
@@ -112,8 +112,8 @@ def test_init_weights_shapes_statistics_and_determinism():
     w0 = w["hidden.0.weight"]
     assert w0.mean().item() == pytest.approx(1.0 / 20, abs=0.002)  # mean/sqrt(400)
     assert w0.std().item() == pytest.approx(2.0 / 20, rel=0.02)
-    again = init_weights(spec, hidden=WeightInit(1.0, 2.0), seed=3)
+    again = init_weights(spec, seed=3)
     assert all(torch.equal(w[k], again[k]) for k in w)
     assert not torch.equal(w0, init_weights(spec, seed=4)["hidden.0.weight"])
     with pytest.raises(ValueError, match="positive"):
-        init_weights(spec._replace(n_hidden=(0,)))
+        init_weights(dense_stack(400, (0,), 10))

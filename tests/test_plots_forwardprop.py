@@ -2,7 +2,6 @@
 the
 scripts of the cost figure and of the agreement table."""
 
-
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd

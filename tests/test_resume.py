@@ -23,7 +23,7 @@ import torch
 import spikegrad.train as train
 from spikegrad import results
 from spikegrad.data import load
-from spikegrad.model import LIFParams, NetworkSpec, WeightInit
+from spikegrad.model import LIFParams, WeightInit, dense_stack
 from spikegrad.network import SNN
 
 out_dir, kill_at = sys.argv[1], sys.argv[2]
@@ -47,8 +47,8 @@ def save_file(tensors, path, metadata=None):  # the 2nd checkpoint write dies ha
 
 torch.optim.Adam.step, results.save_file = step, save_file
 splits = [load("yinyang", s).subset(range(n)) for s, n in (("train", 150), ("validation", 70), ("test", 70))]
-spec = NetworkSpec(n_in=5, n_hidden=(20,), n_out=3, lif=LIFParams(dt=1.0))
-model = SNN(spec, hidden_init=WeightInit(5.0, 2.5), seed=1)
+spec = dense_stack(5, (20,), 3, neuron=LIFParams(dt=1.0), hidden_init=WeightInit(5.0, 2.5))
+model = SNN(spec, seed=1)
 cfg = train.TrainConfig(epochs=3, batch_size=32, lr=0.01, loss="max", schedule="exponential", lr_decay=0.9)
 train.fit(model, *splits, cfg, out_dir, progress=False)
 """

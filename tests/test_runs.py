@@ -14,11 +14,11 @@ from spikegrad.eventnet import EventNet
 from spikegrad.hooks import RatePenalty, Rewire, SparsityPenalty, TrackChanges
 from spikegrad.network import SNN
 from spikegrad.runs import GridRun, build_grid, load_splits, parameters
+from spikegrad.sgnet import SGNet
 from spikegrad.studies.multispike.run import EventRun
 from spikegrad.studies.multispike.run import build as build_event
 from spikegrad.studies.surrogate.run import SurrogateRun
 from spikegrad.studies.surrogate.run import build as build_surrogate
-from spikegrad.studies.surrogate.sgnet import SGNet
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 RUNS = {"train": GridRun, "multispike": EventRun, "surrogate": SurrogateRun}
@@ -56,8 +56,9 @@ def test_build_grid_makes_the_network_configuration_hooks_and_record():
     run = GridRun(hidden=[12, 8], recurrent=True, loss="first_spike_exp", engine="eventprop", dt=1.0, trial_ms=50.0,
                   tau0=1.0, reg_upper=1e-3, rewire=0.5, track_changes=True, epochs=2, lr=0.01)  # fmt: skip
     model, cfg, hooks, record = build_grid(run, train)
-    assert isinstance(model, SNN) and model.spec.n_hidden == (12, 8) and model.spec.readout == "lif"
-    assert model.dt == 1.0 and model.spec.n_in == train.n_units and model.spec.n_out == train.n_classes
+    assert isinstance(model, SNN) and [layer.size for layer in model.spec.hidden] == [12, 8]
+    assert all(layer.recurrent for layer in model.spec.hidden) and model.spec.readout.neuron == "lif"
+    assert model.dt == 1.0 and model.spec.n_in == train.n_units and model.spec.readout.size == train.n_classes
     assert (cfg.epochs, cfg.lr, cfg.loss, cfg.n_steps, cfg.loss_params.tau0) == (2, 0.01, "first_spike_exp", 50, 1.0)
     assert [type(h) for h in hooks] == [RatePenalty, TrackChanges, Rewire]
     assert record["network"]["dt"] == 1.0 and record["engine"] == "eventprop" and record["device"] == "cpu"

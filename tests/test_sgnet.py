@@ -1,5 +1,5 @@
-"""The recurrent LIF/ALIF cells of the surrogate-gradient study (spikegrad.studies.surrogate.sgnet): the update by
-hand for each
+"""The recurrent LIF/ALIF cells of the surrogate-gradient study (spikegrad.sgnet, prepared by
+spikegrad.studies.surrogate.prepare): the update by hand for each
 reset, the adaptive threshold, surrogate gradients by hand (the reset carries none), the unused diagonal, and
 the stability hook."""
 
@@ -8,15 +8,10 @@ import math
 import pytest
 import torch
 
-from spikegrad.studies.surrogate.sgnet import (
-    CellParams,
-    SGNet,
-    SGNetSpec,
-    check_cell,
-    predictions,
-    recurrent_layer,
-    stabilize_network,
-)
+from spikegrad.model import Layer, dense_stack
+from spikegrad.network import build
+from spikegrad.sgnet import CellParams, SGNet, check_cell, recurrent_layer
+from spikegrad.studies.surrogate.prepare import predictions, stabilize_network
 from spikegrad.studies.surrogate.stability import SPIKE_INPUT_MOMENTS, dampening, recurrent_mean, recurrent_variance
 from spikegrad.surrogate import SurrogateParams, pseudo_derivative
 
@@ -24,13 +19,18 @@ SG = SurrogateParams("fast_sigmoid", sharpness=1.0, dampening=0.7)
 HALF = CellParams(tau_mem=1 / math.log(2), threshold=1.0, dt=1.0)  # α = 0.5
 
 
-def layer(currents, p: CellParams = HALF, w_rec=None):
+def cells(n_in, hidden, n_out, cell=CellParams(), neuron="lif"):
+    """The spec of recurrent ``neuron`` layers and a linear readout."""
+    return dense_stack(n_in, hidden, n_out, recurrent=True, readout="linear", neuron=cell, hidden_neuron=neuron)
+
+
+def layer(currents, p: CellParams = HALF, w_rec=None, adaptive=False):
     """(z, V) [T, N] of a layer with no bias driven by input currents h [T, N] (one sample)."""
     h = torch.as_tensor(currents, dtype=torch.float64)
     h = h.view(h.shape[0], 1, -1)
     n = h.shape[-1]
     w_rec = torch.zeros(n, n, dtype=torch.float64) if w_rec is None else w_rec
-    z, v = recurrent_layer(h, w_rec, torch.zeros(n, dtype=torch.float64), p, SG)
+    z, v = recurrent_layer(h, w_rec, torch.zeros(n, dtype=torch.float64), p, SG, adaptive)
     return z[:, 0], v[:, 0]
 
 
@@ -52,8 +52,8 @@ def test_adaptive_threshold_rises_after_a_spike():
     # mult_memory, so V_2 = h_2 = 1.05 crosses ϑ = 1 but not A_2 = ϑ + β_a (1 − ρ) = 1 + 1.8·0.5
     p = HALF._replace(reset="mult_memory", tau_adapt=1 / math.log(2))  # ρ = 0.5
     assert layer([[1.5], [1.05]], p)[0].flatten().tolist() == [1.0, 1.0]
-    assert layer([[1.5], [1.05]], p._replace(adaptive=True))[0].flatten().tolist() == [1.0, 0.0]
-    assert layer([[1.5], [0.0], [1.05 + 0.5 * 0.0]], p._replace(adaptive=True))[0].flatten().tolist() == [1, 0, 0]
+    assert layer([[1.5], [1.05]], p, adaptive=True)[0].flatten().tolist() == [1.0, 0.0]
+    assert layer([[1.5], [0.0], [1.05 + 0.5 * 0.0]], p, adaptive=True)[0].flatten().tolist() == [1, 0, 0]
 
 
 @pytest.mark.parametrize(("reset", "through_memory"), [("subtract", 0.5), ("mult_memory", 0.0)])
@@ -86,7 +86,7 @@ def test_recurrent_gradient_by_hand_and_the_unused_diagonal():
 
 
 def test_network_output_shapes_and_bad_input():
-    net = SGNet(SGNetSpec(6, (5, 4), 3), SG, seed=0)
+    net = SGNet(cells(6, (5, 4), 3), surrogate=SG)
     out = net(torch.rand(7, 2, 6).round())
     assert out.voltage.shape == (7, 2, 3) and [z.shape for z in out.spikes] == [(7, 2, 5), (7, 2, 4)]
     assert all(torch.equal(n, z.sum(0)) for n, z in zip(out.counts, out.spikes, strict=True))
@@ -96,13 +96,19 @@ def test_network_output_shapes_and_bad_input():
     with pytest.raises(ValueError, match="reset must be one of"):
         check_cell(CellParams(reset="zero"))
     with pytest.raises(ValueError, match="tau_mem"):
-        SGNet(SGNetSpec(6, (5,), 3, CellParams(tau_mem=-1.0)))
+        SGNet(cells(6, (5,), 3, CellParams(tau_mem=-1.0)))
+    with pytest.raises(ValueError, match="each recurrent"):
+        SGNet(dense_stack(6, (5,), 3, readout="linear", neuron=CellParams()))
+    with pytest.raises(ValueError, match="readout neurons \\('linear',\\)"):
+        SGNet(cells(6, (5,), 3)._replace(layers=(Layer(5, recurrent=True), Layer(3, "li"))))
+    with pytest.raises(ValueError, match="engine 'bptt'"):
+        build(cells(6, (5,), 3), "sparse")
 
 
 def test_stabilize_network_layer_by_layer():
-    spec = SGNetSpec(30, (200, 150), 4, CellParams(dt=4.0))
-    net = SGNet(spec, SG, seed=0)
-    alpha, theta = spec.cell.alpha, spec.cell.threshold
+    spec = cells(30, (200, 150), 4, CellParams(dt=4.0))
+    net = SGNet(spec, surrogate=SG)
+    alpha, theta = spec.neuron.alpha, spec.neuron.threshold
     w_in_2 = net.hidden[1].weight.detach().double()
     chosen = stabilize_network(net, ["I", "II", "III"], input_mean=0.05, input_var=0.04, seed=3)
     for k, n in enumerate((200, 150)):
@@ -126,9 +132,10 @@ def test_stabilize_network_layer_by_layer():
 def test_alif_reset_term_carries_no_gradient_but_the_threshold_does():
     """ALIF, subtract: V_2 = αV_1 + h_2 − A_2 z_1 with the whole reset term detached, so ∂V_2/∂h_1 = α; the spike
     z_2 = Θ(V_2 − A_2) still sees A_2 = ϑ + β_a(1 − ρ)z_1 through the adaptation."""
-    p = HALF._replace(adaptive=True, tau_adapt=1 / math.log(2))  # ρ = 0.5
+    p = HALF._replace(tau_adapt=1 / math.log(2))  # ρ = 0.5
     h = torch.tensor([[[1.2]], [[0.9]]], dtype=torch.float64, requires_grad=True)
-    z, v = recurrent_layer(h, torch.zeros(1, 1, dtype=torch.float64), torch.zeros(1, dtype=torch.float64), p, SG)
+    zero_rec, zero_bias = torch.zeros(1, 1, dtype=torch.float64), torch.zeros(1, dtype=torch.float64)
+    z, v = recurrent_layer(h, zero_rec, zero_bias, p, SG, adaptive=True)
     (grad_v,) = torch.autograd.grad(v[1, 0, 0], h, retain_graph=True)
     assert grad_v[0, 0, 0].item() == pytest.approx(0.5, rel=1e-12)
     (grad_z,) = torch.autograd.grad(z[1, 0, 0], h)

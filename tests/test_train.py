@@ -9,7 +9,7 @@ import spikegrad.train as train_module
 from spikegrad import results
 from spikegrad.data import load
 from spikegrad.data.augment import Transform
-from spikegrad.model import LIFParams, NetworkSpec, WeightInit
+from spikegrad.model import LIFParams, WeightInit, dense_stack
 from spikegrad.network import SNN
 from spikegrad.train import TrainConfig, check_config, fit, learning_rate
 
@@ -27,8 +27,8 @@ def data():
 
 
 def model():
-    spec = NetworkSpec(n_in=5, n_hidden=(20,), n_out=3, lif=LIFParams(dt=1.0))
-    return SNN(spec, hidden_init=WeightInit(5.0, 2.5), seed=1)
+    spec = dense_stack(5, (20,), 3, neuron=LIFParams(dt=1.0), hidden_init=WeightInit(5.0, 2.5))
+    return SNN(spec, seed=1)
 
 
 def test_fit_writes_complete_finite_results(tmp_path, data):
@@ -161,12 +161,12 @@ def test_cosine_schedule_ends_near_zero():
 
 
 def test_sparse_training_records_the_active_fraction_per_layer(tmp_path, data):
-    spec = NetworkSpec(n_in=5, n_hidden=(20, 10), n_out=3, lif=LIFParams(dt=1.0, reset="subtract"))
-    net = SNN(spec, engine="sparse", hidden_init=WeightInit(5.0, 2.5), seed=1, active_band=0.2)
+    spec = dense_stack(5, (20, 10), 3, neuron=LIFParams(dt=1.0, reset="subtract"), hidden_init=WeightInit(5.0, 2.5))
+    net = SNN(spec, engine="sparse", seed=1, active_band=0.2)
     fit(net, *data, CFG._replace(epochs=2), tmp_path, progress=False)
     history = pd.read_csv(tmp_path / "history.csv")
     for k in (1, 2):
         assert ((history[f"active_l{k}"] > 0) & (history[f"active_l{k}"] < 1)).all()
     dense = tmp_path / "dense"
-    fit(SNN(spec, hidden_init=WeightInit(5.0, 2.5), seed=1), *data, CFG._replace(epochs=1), dense, progress=False)
+    fit(SNN(spec, seed=1), *data, CFG._replace(epochs=1), dense, progress=False)
     assert not any(c.startswith("active_l") for c in pd.read_csv(dense / "history.csv"))

@@ -9,7 +9,7 @@ import torch
 from spikegrad.data import load
 from spikegrad.hooks import RatePenalty, Rewire, TrackChanges
 from spikegrad.losses import FirstSpikeParams, RateRegularizer, first_spike_loss, rate_penalty
-from spikegrad.model import LIFParams, NetworkSpec, WeightInit
+from spikegrad.model import LIFParams, WeightInit, dense_stack
 from spikegrad.network import SNN
 from spikegrad.train import TrainConfig, _update_halving, fit, learning_rate
 
@@ -21,9 +21,10 @@ def data():
 
 
 def model(readout="li", hidden_mean=5.0):
-    spec = NetworkSpec(n_in=5, n_hidden=(20,), n_out=3, lif=LIFParams(dt=1.0), readout=readout)
     init = WeightInit(13.0, 1.0) if readout == "lif" else WeightInit()
-    return SNN(spec, engine="eventprop", hidden_init=WeightInit(hidden_mean, 2.5), readout_init=init, seed=1)
+    spec = dense_stack(5, (20,), 3, readout=readout, neuron=LIFParams(dt=1.0), hidden_init=WeightInit(hidden_mean, 2.5),
+                       readout_init=init)  # fmt: skip
+    return SNN(spec, engine="eventprop", seed=1)
 
 
 def test_first_spike_loss_by_hand_and_the_phantom_gradient():
@@ -55,15 +56,16 @@ def test_rate_penalty_and_its_gradient():
 def test_ttfs_training_with_eventprop_learns(tmp_path):
     # Wunderlich & Pehle's Yin-Yang set-up (N(1.5, 0.78), N(0.93, 0.1) raw), smaller
     train, validation = load("yinyang", "train").subset(range(480)), load("yinyang", "validation").subset(range(150))
-    spec = NetworkSpec(n_in=5, n_hidden=(60,), n_out=3, lif=LIFParams(dt=0.5), readout="lif")
-    net = SNN(spec, engine="eventprop", hidden_init=WeightInit(3.35, 1.74), readout_init=WeightInit(7.2, 0.77))
+    spec = dense_stack(5, (60,), 3, readout="lif", neuron=LIFParams(dt=0.5), hidden_init=WeightInit(3.35, 1.74),
+                       readout_init=WeightInit(7.2, 0.77))  # fmt: skip
+    net = SNN(spec, engine="eventprop")
     cfg = TrainConfig(epochs=8, batch_size=32, lr=1e-2, loss="first_spike_exp", schedule="constant")
     metrics = fit(net, train, validation, validation, cfg, tmp_path, progress=False)
     assert metrics["best_val_accuracy"] > 0.7  # chance is 1/3; this run reaches 0.83
 
 
 def test_loss_needs_the_matching_readout(tmp_path, data):
-    with pytest.raises(ValueError, match="needs a 'lif' readout"):
+    with pytest.raises(ValueError, match="reads 'first_spike' but this network reports 'voltage'"):
         fit(model("li"), *data, TrainConfig(1, 32, 1e-2, loss="first_spike"), tmp_path, progress=False)
 
 
@@ -104,8 +106,8 @@ def test_spike_changes_count_created_and_deleted_not_moved():
 
 
 def test_fit_trains_time_constants_within_bounds(tmp_path, data):
-    spec = NetworkSpec(n_in=5, n_hidden=(20,), n_out=3, lif=LIFParams(dt=1.0))
-    net = SNN(spec, engine="eventprop", hidden_init=WeightInit(5.0, 2.5), seed=1, train_tau=True)
+    spec = dense_stack(5, (20,), 3, neuron=LIFParams(dt=1.0), hidden_init=WeightInit(5.0, 2.5))
+    net = SNN(spec, engine="eventprop", seed=1, train_tau=True)
     fit(net, *data, TrainConfig(epochs=1, batch_size=32, lr=0.5, loss="sum"), tmp_path, progress=False)
     tau_mem, tau_syn = net.hidden[0].tau_mem.detach(), net.hidden[0].tau_syn.detach()
     assert (tau_mem != 20.0).any() and tau_mem.min() >= 3.0 and tau_syn.min() >= 1.0

@@ -11,12 +11,14 @@ import torch
 import spikegrad.train as train_module
 from spikegrad import results
 from spikegrad.data import load
-from spikegrad.eventnet import EventNet, EventNetSpec, LayerSpec
-from spikegrad.losses import LossParams, compute, spike_count_loss
+from spikegrad.eventnet import EventNet
+from spikegrad.losses import LossParams, compute, read, spike_count_loss
+from spikegrad.model import Layer, LIFParams, NetworkSpec, WeightInit
 from spikegrad.train import TrainConfig, evaluate, fit
 
 CFG = TrainConfig(2, 32, 3e-3, schedule="exponential", loss="ttfs", loss_params=LossParams(tau0=2.0))
 COUNTS = LossParams(tau0=2.0, target_true=4.0, target_false=1.0)
+NEURON = LIFParams(tau_mem=10.0, tau_syn=5.0)
 
 
 @pytest.fixture(scope="module")
@@ -27,10 +29,10 @@ def data():
 
 def model(max_spikes: int = 1, out_mean: float = 3.0) -> EventNet:
     layers = (
-        LayerSpec("dense", 12, threshold=1.0, max_spikes=max_spikes, init_mean=3.0, init_std=1.0),
-        LayerSpec("dense", 3, threshold=1.0, max_spikes=max_spikes, init_mean=out_mean, init_std=1.0),
+        Layer(12, threshold=1.0, max_spikes=max_spikes, init=WeightInit(3.0, 1.0)),
+        Layer(3, threshold=1.0, max_spikes=max_spikes, init=WeightInit(out_mean, 1.0)),
     )
-    return EventNet(EventNetSpec((5,), layers, t_max=50.0, truncate=True), seed=1)
+    return EventNet(NetworkSpec((5,), layers, NEURON), seed=1, t_max=50.0, truncate=True)
 
 
 def test_fit_writes_complete_results_with_layer_statistics(tmp_path, data):
@@ -50,7 +52,7 @@ def test_statistics_count_spikes_silent_and_saturated_neurons(data):
     stats = evaluate(net, data[1], CFG._replace(loss="spike_count"))
     x, _ = data[1].to_padded(dtype=torch.float32)
     with torch.no_grad():
-        counts = [torch.isfinite(t).sum(-1) for t in net(x)]
+        counts = [torch.isfinite(t).sum(-1) for t in net(x).spikes]
     assert stats["spikes_l1"] == pytest.approx(counts[0].sum().item() / len(data[1]))
     assert stats["silent_l2"] == pytest.approx((counts[1].sum(0) == 0).float().mean().item())
     assert stats["saturated_l1"] == pytest.approx((counts[0] == 2).float().mean().item())
@@ -109,7 +111,8 @@ def test_count_ties_go_to_the_earliest_first_spike():
 
 @pytest.mark.parametrize(
     "bad, message",
-    [({"epochs": 0}, "epochs"), ({"lr": -1.0}, "lr"), ({"lr": math.nan}, "lr"), ({"loss": "max"}, "trains with one of"),
+    [({"epochs": 0}, "epochs"), ({"lr": -1.0}, "lr"), ({"lr": math.nan}, "lr"),
+     ({"loss": "max"}, "reads 'voltage' but this network reports 'spike_times'"),
      ({"loss_params": LossParams(tau0=0.0)}, "tau0")],
 )  # fmt: skip
 def test_invalid_config_is_rejected(data, bad, message):
@@ -122,12 +125,12 @@ def test_every_event_loss_gives_one_gradient_with_every_engine(data, loss):
     """The losses are plain torch functions of the output spike times, so the three exact engines agree on them."""
     x, _ = data[1].to_padded(indices=range(6), dtype=torch.float64)
     labels = torch.as_tensor(data[1].labels[:6])
-    layers = (LayerSpec("dense", 8, max_spikes=4, init_mean=3.0), LayerSpec("dense", 3, max_spikes=4, init_mean=3.0))
-    spec = EventNetSpec((5,), layers, t_max=50.0, truncate=True)
+    layers = (Layer(8, max_spikes=4, init=WeightInit(3.0, 1.0)), Layer(3, max_spikes=4, init=WeightInit(3.0, 1.0)))
+    spec = NetworkSpec((5,), layers, NEURON)
     grads = {}
     for engine in ("spiketime", "adjoint", "forwardprop"):
-        net = EventNet(spec, engine=engine, seed=2, dtype=torch.float64)
-        value, _ = compute(loss, net(x)[-1], labels, net.spec.t_max, COUNTS)
+        net = EventNet(spec, engine, seed=2, t_max=50.0, truncate=True, dtype=torch.float64)
+        value, _ = compute(loss, read(loss, net(x)), labels, net.t_max, COUNTS)
         value.backward()
         grads[engine] = [layer.weight.grad for layer in net.layers]
     assert all(g.abs().max() > 0 for g in grads["spiketime"])

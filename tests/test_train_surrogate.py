@@ -8,7 +8,9 @@ import torch
 from spikegrad.data import load
 from spikegrad.hooks import SparsityPenalty, sparsity_switch
 from spikegrad.losses import sparsity_penalty
-from spikegrad.studies.surrogate.sgnet import CellParams, SGNet, SGNetSpec, adjust_initial_rate
+from spikegrad.model import dense_stack
+from spikegrad.sgnet import CellParams, SGNet
+from spikegrad.studies.surrogate.prepare import adjust_initial_rate
 from spikegrad.surrogate import SurrogateParams
 from spikegrad.train import TrainConfig, evaluate, fit
 
@@ -20,7 +22,8 @@ def digits():
 
 
 def network(seed=0):
-    return SGNet(SGNetSpec(64, (24,), 10, CellParams(dt=1.0)), SurrogateParams("fast_sigmoid", 1.0, 0.5), seed)
+    spec = dense_stack(64, (24,), 10, recurrent=True, readout="linear", neuron=CellParams(dt=1.0))
+    return SGNet(spec, "bptt", seed, surrogate=SurrogateParams("fast_sigmoid", 1.0, 0.5))
 
 
 def test_sparsity_switch_is_off_then_ramps_then_full():

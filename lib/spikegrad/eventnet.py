@@ -1,5 +1,7 @@
 r"""Networks of continuous-time LIF layers (:mod:`spikegrad.engines.events`): dense, convolutional and pooling
-layers, trained with one of the exact engines.
+layers, trained with one of the exact engines; the family of :func:`spikegrad.network.build` for the continuous-time
+engines. The spec's neuron is a :class:`~spikegrad.model.LIFParams` of which τ_m, τ_s and ϑ count (a layer's own
+``threshold`` overrides ϑ); Δt and the reset do not apply.
 
 - **dense**: every input channel to every neuron, W [N, N_in].
 - **conv** (Bacho & Chu's ``ConvLIFLayer``): a valid convolution with stride 1 of an input of shape (C, H, W)
@@ -9,72 +11,24 @@ layers, trained with one of the exact engines.
 - **pool** (Bacho & Chu's ``PoolingLayer``): not a neuron. The spike buffers of each p × p window are
   concatenated and sorted, so the output (C, H/p, W/p) carries every input spike (K' = p²K slots).
 
-Initial weights (each LIF layer): w ~ N(μ, σ²) with μ = ``init_mean``·ϑ/(κ_max·fan_in) and
-σ = ``init_std``·ϑ/(κ_max·√fan_in), κ_max = max_s κ(s) (1/4 for τ_m = 2τ_s, 1/e for τ_m = τ_s): with
-``init_mean`` = 1 the inputs, all arriving together, just reach threshold.
+Initial weights (each LIF layer, ``Layer.init`` = (mean, std), default (1, 1)): w ~ N(μ, σ²) with
+μ = mean·ϑ/(κ_max·fan_in) and σ = std·ϑ/(κ_max·√fan_in), κ_max = max_s κ(s) (1/4 for τ_m = 2τ_s, 1/e for
+τ_m = τ_s): with mean = 1 the inputs, all arriving together, just reach threshold.
 
 Engines: ``spiketime`` (reverse mode through spike times), ``adjoint`` (continuous-time EventProp) and
 ``forwardprop`` (forward mode on the spike graph; small networks). They give the same gradient.
 """
 
 import math
-from typing import NamedTuple
 
 import torch
 from torch import nn
 
 from spikegrad.engines import CONTINUOUS_ENGINES, forwardprop, get_engine
 from spikegrad.engines.events import EventOptions, kappa_max, ratio_of
-from spikegrad.model import LIFParams
+from spikegrad.model import Layer, LIFParams, NetworkOutput, NetworkSpec, WeightInit, check_family, layer_shapes
 
-KINDS = ("dense", "conv", "pool")
-
-
-class LayerSpec(NamedTuple):
-    kind: str  # "dense", "conv" or "pool"
-    size: int  # dense: neurons; conv: output channels; pool: window p
-    kernel: int = 0  # conv: kernel size k
-    threshold: float = 1.0  # ϑ of this layer's neurons
-    max_spikes: int = 1  # K: spike slots per neuron
-    init_mean: float = 1.0  # μ and σ of the initial weights (module docstring)
-    init_std: float = 1.0
-
-
-class EventNetSpec(NamedTuple):
-    input_shape: tuple[int, ...]  # (n_in,) or (C, H, W)
-    layers: tuple[LayerSpec, ...]
-    tau_syn: float = 5.0  # τ_s, ms
-    tau_mem: float = 10.0  # τ_m, ms: 2τ_s or τ_s
-    t_max: float = 100.0  # ms, end of the simulation
-    truncate: bool = False  # a neuron falls silent after K spikes (else more spikes raise BufferOverflow)
-
-
-def layer_shapes(spec: EventNetSpec) -> list[tuple[int, ...]]:
-    """Output shape of every layer (raises ValueError for an inconsistent spec)."""
-    shape, shapes = tuple(spec.input_shape), []
-    for k, layer in enumerate(spec.layers):
-        if layer.kind not in KINDS:
-            raise ValueError(f"layers[{k}].kind must be one of {KINDS}, got {layer.kind!r}")
-        if layer.size < 1:
-            raise ValueError(f"layers[{k}].size must be positive, got {layer.size}")
-        if layer.kind == "dense":
-            shape = (layer.size,)
-        else:
-            if len(shape) != 3:
-                raise ValueError(f"layers[{k}] ({layer.kind}) needs a (C, H, W) input, got shape {shape}")
-            c, h, w = shape
-            if layer.kind == "conv":
-                if not 1 <= layer.kernel <= min(h, w):
-                    raise ValueError(f"layers[{k}].kernel must be in [1, {min(h, w)}], got {layer.kernel}")
-                shape = (layer.size, h - layer.kernel + 1, w - layer.kernel + 1)
-            else:
-                if h % layer.size or w % layer.size:
-                    raise ValueError(f"layers[{k}]: pool window {layer.size} does not divide {h}x{w}")
-                shape = (c, h // layer.size, w // layer.size)
-        if layer.kind != "pool" and not (layer.threshold > 0 and layer.max_spikes >= 1):
-            raise ValueError(f"layers[{k}] needs threshold > 0 and max_spikes >= 1, got {layer}")
-        shapes.append(shape)
-    return shapes
+DEFAULT_INIT = WeightInit(1.0, 1.0)
 
 
 def conv_index(shape_in: tuple[int, int, int], channels: int, kernel: int) -> tuple[torch.Tensor, ...]:
@@ -112,15 +66,34 @@ def gather_times(times: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
 
 
 class EventNet(nn.Module):
-    """A feed-forward network of :class:`LayerSpec` layers; parameters ``layers.{k}.weight`` (dense [N, N_in],
-    conv [C', C, k, k]); ``forward`` returns the spike times [B, N_k, K_k] of every layer."""
+    """A feed-forward stack of ``lif`` dense and conv layers and pool layers; parameters ``layers.{k}.weight``
+    (dense [N, N_in], conv [C', C, k, k]). ``forward`` returns every layer's spike times [B, N_k, K_k] (K_k =
+    ``Layer.max_spikes``, default 1) until ``t_max`` ms; with ``truncate`` a neuron falls silent after K spikes,
+    else one more raises :class:`~spikegrad.engines.BufferOverflow`."""
 
-    def __init__(self, spec: EventNetSpec, engine: str = "spiketime", seed: int = 0, dtype=torch.float32):
+    time, reads = "continuous", "spike_times"
+
+    def __init__(
+        self,
+        spec: NetworkSpec,
+        engine: str = "spiketime",
+        seed: int = 0,
+        *,
+        t_max: float = 100.0,
+        truncate: bool = False,
+        dtype: torch.dtype = torch.float32,
+    ):
         super().__init__()
         get_engine(engine, CONTINUOUS_ENGINES)  # ValueError naming the choices
-        self.spec, self.engine = spec, engine
+        check_family(spec, "continuous-time", ("lif",), ("lif",), ("dense", "conv", "pool"),
+                     fields=("recurrent", "recurrent_init"))  # fmt: skip
+        if not isinstance(spec.neuron, LIFParams):
+            raise ValueError(f"continuous-time networks need LIFParams, got {type(spec.neuron).__name__}")
+        if not (math.isfinite(t_max) and t_max > 0):
+            raise ValueError(f"t_max must be a positive number of ms, got {t_max!r}")
+        self.spec, self.engine, self.t_max, self.truncate = spec, engine, t_max, truncate
         self.shapes = layer_shapes(spec)
-        ratio = ratio_of(self.lif(1.0))
+        ratio = ratio_of(spec.neuron)
         gen = torch.Generator().manual_seed(seed)
         self.layers = nn.ModuleList()
         shape = tuple(spec.input_shape)
@@ -133,9 +106,10 @@ class EventNet(nn.Module):
                     else (layer.size, shape[0], layer.kernel, layer.kernel)
                 )
                 fan_in = size[1] if layer.kind == "dense" else shape[0] * layer.kernel**2
-                scale = layer.threshold / kappa_max(ratio)
-                w = torch.randn(size, generator=gen, dtype=torch.float64) * layer.init_std / math.sqrt(fan_in)
-                module.weight = nn.Parameter((w + layer.init_mean / fan_in).mul(scale).to(dtype))
+                init = layer.init or DEFAULT_INIT
+                scale = self.lif(layer).threshold / kappa_max(ratio)
+                w = torch.randn(size, generator=gen, dtype=torch.float64) * init.std / math.sqrt(fan_in)
+                module.weight = nn.Parameter((w + init.mean / fan_in).mul(scale).to(dtype))
             if layer.kind == "conv":
                 for name, index in zip(
                     ("post", "pre", "tap"), conv_index(shape, layer.size, layer.kernel), strict=True
@@ -144,11 +118,13 @@ class EventNet(nn.Module):
             self.layers.append(module)
             shape = out_shape
 
-    def lif(self, threshold: float) -> LIFParams:
-        return LIFParams(tau_mem=self.spec.tau_mem, tau_syn=self.spec.tau_syn, threshold=threshold)
+    def lif(self, layer: Layer) -> LIFParams:
+        """The neuron parameters of ``layer``: the network's, with the layer's own ϑ if it has one."""
+        neuron = self.spec.neuron
+        return neuron if layer.threshold is None else neuron._replace(threshold=layer.threshold)
 
-    def options(self, layer: LayerSpec) -> EventOptions:
-        return EventOptions(max_spikes=layer.max_spikes, t_max=self.spec.t_max, truncate=self.spec.truncate)
+    def options(self, layer: Layer) -> EventOptions:
+        return EventOptions(max_spikes=layer.max_spikes or 1, t_max=self.t_max, truncate=self.truncate)
 
     def dense_weight(self, k: int, n_in: int) -> torch.Tensor:
         """Layer k's weights as a dense matrix [N, N_in] (gathered from the kernels for a conv layer)."""
@@ -159,20 +135,27 @@ class EventNet(nn.Module):
         dense = module.weight.new_zeros(n_out, n_in)
         return dense.index_put((module.post, module.pre), module.weight.reshape(-1)[module.tap])
 
-    def forward(self, in_times: torch.Tensor) -> list[torch.Tensor]:
-        """Spike times of every layer for input spike times [B, N_in, K_in] (+inf padding)."""
-        n_in = math.prod(self.spec.input_shape)
+    def forward(self, in_times: torch.Tensor) -> NetworkOutput:
+        """Every layer's spike times (``spikes``) and spike counts [B, N_k] for input spike times [B, N_in, K_in]
+        (+inf padding); ``first_spike`` is the readout's first spike times [B, C]."""
+        n_in = self.spec.n_in
         if in_times.ndim != 3 or in_times.shape[1] != n_in:
             raise ValueError(f"expected input spike times [B, {n_in}, K], got shape {tuple(in_times.shape)}")
         if self.engine == "forwardprop":
-            return forwardprop.network(in_times, self._ops(n_in))
+            times = forwardprop.network(in_times, self._ops(n_in))
+        else:
+            times = self._layers(in_times)
+        counts = [torch.isfinite(t).sum(-1) for t in times]
+        return NetworkOutput(None, times[-1][..., 0], times, counts)
+
+    def _layers(self, in_times: torch.Tensor) -> list[torch.Tensor]:
         outputs, x, shape = [], in_times, tuple(self.spec.input_shape)
         for k, layer in enumerate(self.spec.layers):
             if layer.kind == "pool":
                 x = gather_times(x, pool_index(x.detach(), shape, layer.size))
             else:
-                lif = self.lif(layer.threshold)
-                x = CONTINUOUS_ENGINES[self.engine].layer(x, self.dense_weight(k, x.shape[1]), lif, self.options(layer))
+                weight = self.dense_weight(k, x.shape[1])
+                x = CONTINUOUS_ENGINES[self.engine].layer(x, weight, self.lif(layer), self.options(layer))
             outputs.append(x)
             shape = self.shapes[k]
         return outputs
@@ -183,6 +166,6 @@ class EventNet(nn.Module):
             if layer.kind == "pool":
                 ops.append(forwardprop.Gather(lambda t, s=shape, p=layer.size: pool_index(t, s, p)))
             else:
-                ops.append(forwardprop.LIF(self.dense_weight(k, n_in), self.lif(layer.threshold), self.options(layer)))
+                ops.append(forwardprop.LIF(self.dense_weight(k, n_in), self.lif(layer), self.options(layer)))
             n_in, shape = math.prod(self.shapes[k]), self.shapes[k]
         return ops

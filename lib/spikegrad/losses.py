@@ -260,7 +260,14 @@ READS = {
     "spike_count": "spike_times",
 }
 LOSSES = tuple(READS)  # every loss, by name
-GRID_LOSSES = tuple(name for name, reads in READS.items() if reads != "spike_times")  # for SNN and SGNet
+GRID_LOSSES = tuple(name for name, reads in READS.items() if reads != "spike_times")  # of time-grid networks
+
+
+def read(name: str, out) -> torch.Tensor:
+    """What loss ``name`` reads (:data:`READS`) from a network's output (:class:`spikegrad.model.NetworkOutput`): the
+    readout voltage, its first-spike times, or the spike times of the last layer."""
+    reads = READS[check_loss(name)]
+    return out.spikes[-1] if reads == "spike_times" else getattr(out, reads)
 
 
 def compute(

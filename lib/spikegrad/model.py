@@ -34,7 +34,6 @@ from typing import NamedTuple
 import torch
 
 RESETS = ("zero", "subtract")
-READOUTS = ("li", "lif")
 
 
 class LIFParams(NamedTuple):
@@ -150,40 +149,150 @@ def lif_step(
     return z, u, LIFState(after_reset(u, z_reset, p.threshold, p.reset == "subtract"), i_next)
 
 
-class NetworkSpec(NamedTuple):
-    """Layer sizes and neuron model of a feed-forward or recurrent LIF network with a non-spiking readout."""
-
-    n_in: int
-    n_hidden: tuple[int, ...]
-    n_out: int
-    recurrent: bool = False  # all-to-all recurrent weights in every hidden layer
-    lif: LIFParams = LIFParams()
-    readout: str = "li"  # "li": non-spiking leaky integrators (voltage losses); "lif": spiking (spike-time losses)
+NEURONS = ("lif", "alif", "li", "linear")  # Layer.neuron
+SPIKING = ("lif", "alif")
+KINDS = ("dense", "conv", "pool")  # Layer.kind
 
 
 class WeightInit(NamedTuple):
-    """Gaussian initial weights, N(mean, std²) with mean and std given in units of 1/sqrt(fan-in)."""
+    """Gaussian initial weights N(mean, std²), mean and std in units that depend on the network family
+    (:func:`init_weights` for grid networks, :mod:`spikegrad.eventnet` for continuous-time ones)."""
 
     mean: float = 0.0
     std: float = 1.0
 
 
-def init_weights(
-    spec: NetworkSpec,
-    hidden: WeightInit = WeightInit(),
-    readout: WeightInit = WeightInit(),
-    recurrent: WeightInit = WeightInit(0.0, 0.1),
-    seed: int = 0,
-    dtype: torch.dtype = torch.float32,
-) -> dict[str, torch.Tensor]:
-    """Weights named ``hidden.{k}.weight`` [n_k, n_{k-1}], ``hidden.{k}.recurrent`` [n_k, n_k], ``readout.weight``.
+class Layer(NamedTuple):
+    """One layer of a network (:class:`NetworkSpec`): its neurons, how it connects to the layer below and its
+    initial weights. The last layer is the readout."""
 
-    Deterministic given ``seed``; each matrix is N(mean/√fan_in, (std/√fan_in)²).
+    size: int  # dense: neurons; conv: output channels; pool: window p
+    neuron: str = "lif"  # lif, alif (adaptive threshold), li (leaky-integrator readout), linear (per-step readout)
+    kind: str = "dense"  # dense, conv (valid, stride 1) or pool (p × p; no neurons, no weights)
+    recurrent: bool = False  # all-to-all recurrent weights within the layer
+    kernel: int = 0  # conv: kernel size k
+    threshold: float | None = None  # ϑ of this layer's neurons (None: the network's neuron's)
+    max_spikes: int | None = None  # continuous-time engines: spike slots K per neuron (None: 1)
+    init: WeightInit | None = None  # initial input weights (None: the family's default)
+    recurrent_init: WeightInit | None = None  # initial recurrent weights (None: the family's default)
+
+
+class NetworkSpec(NamedTuple):
+    """A network: the shape of its input, a stack of layers and the neuron model's parameters. One spec serves
+    every engine (:func:`spikegrad.network.build`): :class:`LIFParams` for the current-based LIF of this module
+    (grid engines and continuous-time engines, which ignore Δt and reset), or
+    :class:`spikegrad.sgnet.CellParams` for the synapse-free LIF/ALIF cell of the surrogate-gradient study."""
+
+    input_shape: tuple[int, ...]  # (n_in,) or (C, H, W)
+    layers: tuple[Layer, ...]
+    neuron: NamedTuple = LIFParams()
+
+    @property
+    def n_in(self) -> int:
+        return math.prod(self.input_shape)
+
+    @property
+    def hidden(self) -> tuple[Layer, ...]:
+        return self.layers[:-1]
+
+    @property
+    def readout(self) -> Layer:
+        return self.layers[-1]
+
+
+class NetworkOutput(NamedTuple):
+    """What every network returns (:func:`spikegrad.network.build`); a loss reads one of the first three
+    (:data:`spikegrad.losses.READS`)."""
+
+    voltage: torch.Tensor | None  # non-spiking readout: U [T, B, C]
+    first_spike: torch.Tensor | None  # spiking readout on a grid: first-spike times [B, C], ms, +inf if silent
+    spikes: list  # grid: hidden spikes per layer, z [T, B, N_k] or event lists (EventProp; dense_spikes);
+    #               continuous time: every layer's spike times [B, N_k, K_k], +inf padding, the readout's last
+    counts: list[torch.Tensor]  # spikes per neuron [B, N_k] of the layers in ``spikes``
+    active: list[float] | tuple = ()  # sparse engine: per hidden layer, the fraction of entries in the active set
+
+
+def dense_stack(
+    n_in: int,
+    hidden: tuple[int, ...],
+    n_out: int,
+    *,
+    recurrent: bool = False,
+    readout: str = "li",
+    neuron: NamedTuple = LIFParams(),
+    hidden_neuron: str = "lif",
+    hidden_init: WeightInit | None = None,
+    readout_init: WeightInit | None = None,
+    recurrent_init: WeightInit | None = None,
+) -> NetworkSpec:
+    """The spec of ``len(hidden)`` dense layers of ``hidden_neuron`` (all recurrent or none) and a dense readout of
+    ``n_out`` ``readout`` neurons."""
+    layers = tuple(Layer(n, hidden_neuron, recurrent=recurrent, init=hidden_init, recurrent_init=recurrent_init)
+                   for n in hidden)  # fmt: skip
+    return NetworkSpec((n_in,), (*layers, Layer(n_out, readout, init=readout_init)), neuron)
+
+
+def layer_shapes(spec: NetworkSpec) -> list[tuple[int, ...]]:
+    """Output shape of every layer; ValueError naming the first inconsistent layer."""
+    if not spec.layers:
+        raise ValueError("a network needs at least one layer")
+    if not spec.input_shape or any(n < 1 for n in spec.input_shape):
+        raise ValueError(f"input_shape must hold positive sizes, got {spec.input_shape}")
+    shape, shapes = tuple(spec.input_shape), []
+    for k, layer in enumerate(spec.layers):
+        if layer.kind not in KINDS:
+            raise ValueError(f"layers[{k}].kind must be one of {KINDS}, got {layer.kind!r}")
+        if layer.neuron not in NEURONS:
+            raise ValueError(f"layers[{k}].neuron must be one of {NEURONS}, got {layer.neuron!r}")
+        if layer.size < 1:
+            raise ValueError(f"layers[{k}].size must be positive, got {layer.size}")
+        if layer.kind == "dense":
+            shape = (layer.size,)
+        else:
+            if len(shape) != 3:
+                raise ValueError(f"layers[{k}] ({layer.kind}) needs a (C, H, W) input, got shape {shape}")
+            c, h, w = shape
+            if layer.kind == "conv":
+                if not 1 <= layer.kernel <= min(h, w):
+                    raise ValueError(f"layers[{k}].kernel must be in [1, {min(h, w)}], got {layer.kernel}")
+                shape = (layer.size, h - layer.kernel + 1, w - layer.kernel + 1)
+            else:
+                if h % layer.size or w % layer.size:
+                    raise ValueError(f"layers[{k}]: pool window {layer.size} does not divide {h}x{w}")
+                shape = (c, h // layer.size, w // layer.size)
+        if layer.threshold is not None and not layer.threshold > 0:
+            raise ValueError(f"layers[{k}].threshold must be positive, got {layer.threshold!r}")
+        if layer.max_spikes is not None and not layer.max_spikes >= 1:
+            raise ValueError(f"layers[{k}].max_spikes must be at least 1, got {layer.max_spikes!r}")
+        shapes.append(shape)
+    return shapes
+
+
+def check_family(spec: NetworkSpec, family: str, neurons: tuple[str, ...], readouts: tuple[str, ...],
+                 kinds=("dense",), fields=()) -> None:  # fmt: skip
+    """Raise ValueError naming the first layer ``family`` cannot run: hidden neurons outside ``neurons``, a readout
+    outside ``readouts``, a kind outside ``kinds`` or a set ``fields`` (Layer fields the family does not take)."""
+    layer_shapes(spec)
+    for k, layer in enumerate(spec.layers):
+        allowed = readouts if k == len(spec.layers) - 1 else neurons
+        if layer.kind not in kinds:
+            raise ValueError(f"{family} networks take {kinds} layers; layers[{k}] is {layer.kind!r}")
+        if layer.kind != "pool" and layer.neuron not in allowed:
+            role = "readout" if k == len(spec.layers) - 1 else "hidden"
+            raise ValueError(f"{family} networks take {role} neurons {allowed}; layers[{k}] is {layer.neuron!r}")
+        for name in fields:
+            if getattr(layer, name) not in (None, False):
+                raise ValueError(f"{family} networks do not take layers[{k}].{name} (got {getattr(layer, name)!r})")
+
+
+def init_weights(spec: NetworkSpec, seed: int = 0, dtype: torch.dtype = torch.float32) -> dict[str, torch.Tensor]:
+    """Initial weights of a grid network, named ``hidden.{k}.weight`` [n_k, n_{k-1}], ``hidden.{k}.recurrent``
+    [n_k, n_k] (recurrent layers) and ``readout.weight``, drawn in that order from one generator seeded by ``seed``.
+
+    Each matrix is N(mean/√fan_in, (std/√fan_in)²) with ``Layer.init`` (default (0, 1)) and ``Layer.recurrent_init``
+    (default (0, 0.1)).
     """
-    if spec.n_in < 1 or spec.n_out < 1 or any(n < 1 for n in spec.n_hidden):
-        raise ValueError(f"layer sizes must be positive, got {spec}")
-    if spec.readout not in READOUTS:
-        raise ValueError(f"readout must be one of {READOUTS}, got {spec.readout!r}")
+    layer_shapes(spec)
     gen = torch.Generator().manual_seed(seed)
 
     def normal(n_out: int, n_in: int, init: WeightInit) -> torch.Tensor:
@@ -193,10 +302,10 @@ def init_weights(
 
     weights = {}
     n_prev = spec.n_in
-    for k, n in enumerate(spec.n_hidden):
-        weights[f"hidden.{k}.weight"] = normal(n, n_prev, hidden)
-        if spec.recurrent:
-            weights[f"hidden.{k}.recurrent"] = normal(n, n, recurrent)
-        n_prev = n
-    weights["readout.weight"] = normal(spec.n_out, n_prev, readout)
+    for k, layer in enumerate(spec.layers):
+        name = "readout" if k == len(spec.layers) - 1 else f"hidden.{k}"
+        weights[f"{name}.weight"] = normal(layer.size, n_prev, layer.init or WeightInit())
+        if layer.recurrent:
+            weights[f"{name}.recurrent"] = normal(layer.size, layer.size, layer.recurrent_init or WeightInit(0.0, 0.1))
+        n_prev = layer.size
     return weights

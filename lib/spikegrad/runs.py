@@ -14,10 +14,11 @@ from typing import NamedTuple
 from spikegrad.data import SpikeData, load
 from spikegrad.data.augment import Transform, apply
 from spikegrad.device import available_device
+from spikegrad.engines import GRID_ENGINES, get_engine
 from spikegrad.hooks import RatePenalty, Rewire, TrackChanges
 from spikegrad.losses import LossParams, readout_for
-from spikegrad.model import LIFParams, NetworkSpec, WeightInit
-from spikegrad.network import SNN
+from spikegrad.model import LIFParams, WeightInit, dense_stack
+from spikegrad.network import SNN, build
 from spikegrad.surrogate import SurrogateParams
 from spikegrad.train import TrainConfig
 
@@ -114,22 +115,25 @@ def build_grid(run: GridRun, train: SpikeData) -> tuple[SNN, TrainConfig, list, 
     """(network on ``run.device``, training configuration, hooks, record for ``metrics.json``) of ``run`` for a
     training split like ``train`` (its channels and classes)."""
     device = str(available_device(run.device))
-    spec = NetworkSpec(
-        n_in=train.n_units,
-        n_hidden=tuple(run.hidden) if isinstance(run.hidden, list | tuple) else (run.hidden,),
-        n_out=train.n_classes,
+    get_engine(run.engine, GRID_ENGINES)  # a continuous-time engine is refused by name
+    spec = dense_stack(
+        train.n_units,
+        tuple(run.hidden) if isinstance(run.hidden, list | tuple) else (run.hidden,),
+        train.n_classes,
         recurrent=run.recurrent,
-        lif=LIFParams(tau_mem=run.tau_mem, tau_syn=run.tau_syn, threshold=run.threshold, dt=run.dt, reset=run.reset),
         readout=readout_for(run.loss),
-    )
-    model = SNN(
-        spec,
-        engine=run.engine,
-        surrogate=SurrogateParams(run.surrogate, run.sharpness),
+        neuron=LIFParams(
+            tau_mem=run.tau_mem, tau_syn=run.tau_syn, threshold=run.threshold, dt=run.dt, reset=run.reset
+        ),  # fmt: skip
         hidden_init=WeightInit(*run.hidden_init),
         readout_init=WeightInit(*run.readout_init),
         recurrent_init=WeightInit(*run.recurrent_init),
-        seed=run.seed,
+    )
+    model = build(
+        spec,
+        run.engine,
+        run.seed,
+        surrogate=SurrogateParams(run.surrogate, run.sharpness),
         max_spikes=run.max_spikes,
         train_tau=run.train_tau,
         active_band=math.inf if run.active_band is None else run.active_band,
@@ -157,7 +161,7 @@ def build_grid(run: GridRun, train: SpikeData) -> tuple[SNN, TrainConfig, list, 
             "reset": run.reset,
             "dt": run.dt,
             "active_band": run.active_band,
-            "readout": spec.readout,
+            "readout": spec.readout.neuron,
             "train_tau": run.train_tau,
             "surrogate": run.surrogate,
             "sharpness": run.sharpness,

@@ -1,11 +1,10 @@
 """One training loop for every network and engine: Adam, a per-epoch learning-rate schedule, checkpoint every epoch
 and resume, validation-based model selection, and a single test evaluation of the selected weights at the end.
 
-The network family decides how a batch is fed and scored (:class:`GridTask` for the time-grid networks
-:class:`spikegrad.network.SNN` and the surrogate study's ``SGNet``, engines bptt / sparse / eventprop;
-:class:`EventTask` for the continuous-time :class:`spikegrad.eventnet.EventNet`, engines spiketime / adjoint /
-forwardprop); the loss is chosen by name (:func:`spikegrad.losses.compute`); study options are hooks
-(:mod:`spikegrad.hooks`).
+Every network comes from :func:`spikegrad.network.build`; its time decides how a batch is fed and scored
+(:class:`GridTask` for the time-grid families, engines bptt / sparse / eventprop; :class:`EventTask` for the
+continuous-time one, engines spiketime / adjoint / forwardprop); the loss is chosen by name
+(:func:`spikegrad.losses.compute`); study options are hooks (:mod:`spikegrad.hooks`).
 
 Schedules (per epoch e of E): ``constant``; ``exponential`` η·γ^e; ``cosine`` ½η(1 + cos(πe/E)); ``ema_halving``
 (Nowotny et al.): η halves when the fast EMA (0.8) of validation accuracy falls to or below the slow EMA (0.85),
@@ -94,31 +93,45 @@ def learning_rate(cfg: TrainConfig, epoch: int, halvings: int = 0) -> float:
     return cfg.lr
 
 
-class GridTask:
-    """Time-grid networks (``SNN``, ``SGNet``): inputs binned at the network's Δt into x [T, B, n_in]; the loss
-    reads the readout voltage U [T, B, C] or the first-spike times [B, C]. Statistics: ``loss``, ``accuracy``,
-    ``rate`` (hidden spikes per neuron per trial, averaged over layers) and ``layer_rates`` (each hidden layer's
-    spike probability per step)."""
+class Task:
+    """How a network family is fed and scored; :class:`GridTask` and :class:`EventTask` say how. The loss reads
+    what the network reports (``model.reads``: the readout voltage, the first-spike times or all spike times,
+    :func:`spikegrad.losses.read`)."""
+
+    def __init__(self, model, cfg: TrainConfig):
+        reads = losses.READS[losses.check_loss(cfg.loss)]
+        if reads != model.reads:
+            choices = [name for name, kind in losses.READS.items() if kind == model.reads]
+            raise ValueError(
+                f"loss {cfg.loss!r} reads {reads!r} but this network reports {model.reads!r}: "
+                f"train it with one of {choices} or give it the readout the loss needs"
+            )
+        self.model, self.cfg = model, cfg
+
+    def loss(self, out, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        output = losses.read(self.cfg.loss, out)
+        return losses.compute(self.cfg.loss, output, y, self.duration(x), self.cfg.loss_params)
+
+
+class GridTask(Task):
+    """Time-grid networks (``model.time == "grid"``): inputs binned at the network's Δt into x [T, B, n_in].
+    Statistics: ``loss``, ``accuracy``, ``rate`` (hidden spikes per neuron per trial, averaged over layers) and
+    ``layer_rates`` (each hidden layer's spike probability per step)."""
 
     def __init__(self, model, cfg: TrainConfig, hooks=()):
-        if model.spec.readout != losses.readout_for(cfg.loss):
-            raise ValueError(
-                f"loss {cfg.loss!r} needs a {losses.readout_for(cfg.loss)!r} readout but the network has "
-                f"{model.spec.readout!r}"
-            )
-        self.model, self.cfg, self.dt = model, cfg, model.dt
+        super().__init__(model, cfg)
+        self.dt = model.dt
         self.eval_batch = cfg.batch_size
         self.hooks = [*([ClampTau()] if model.train_tau else []), ActiveFraction(), *hooks]
         self.identity = {"spec": repr(model.spec), "surrogate": repr(model.surrogate)}
+
+    def duration(self, x: torch.Tensor) -> float:
+        return x.shape[0] * self.dt
 
     def inputs(self, data: SpikeData, idx) -> tuple[torch.Tensor, torch.Tensor]:
         device = next(self.model.parameters()).device
         x = data.to_dense(self.dt, n_steps=self.cfg.n_steps, indices=idx, device=device)
         return x, torch.as_tensor(data.labels[idx], device=device)
-
-    def loss(self, out, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        readout = out.first_spike if out.first_spike is not None else out.voltage
-        return losses.compute(self.cfg.loss, readout, y, x.shape[0] * self.dt, self.cfg.loss_params)
 
     def start_stats(self) -> dict:
         return {"per_neuron": None, "steps": 1}
@@ -146,43 +159,38 @@ class GridTask:
         }
 
 
-class EventTask:
-    """Continuous-time networks (``EventNet``): inputs as padded spike times [B, n_in, K]; the loss reads the
-    last layer's spike times [B, C, K]. Statistics (Bacho & Chu's monitors), per LIF layer l and evaluated split:
-    ``spikes_l`` (spikes per sample), ``silent_l`` (fraction of neurons without a spike on the whole split) and
-    ``saturated_l`` (fraction of (sample, neuron) pairs that used all K slots: with ``truncate`` those neurons
-    were cut off); ``latency``: mean time of the predicted output neuron's first spike over the samples where it
-    fired."""
+class EventTask(Task):
+    """Continuous-time networks (``model.time == "continuous"``): inputs as padded spike times [B, n_in, K].
+    Statistics (Bacho & Chu's monitors), per LIF layer l and evaluated split: ``spikes_l`` (spikes per sample),
+    ``silent_l`` (fraction of neurons without a spike on the whole split) and ``saturated_l`` (fraction of (sample,
+    neuron) pairs that used all K slots: with ``truncate`` those neurons were cut off); ``latency``: mean time of
+    the predicted output neuron's first spike over the samples where it fired."""
 
     def __init__(self, model, cfg: TrainConfig, hooks=()):
-        if losses.READS[losses.check_loss(cfg.loss)] != "spike_times":
-            names = [name for name, reads in losses.READS.items() if reads == "spike_times"]
-            raise ValueError(f"a continuous-time network trains with one of {names}, got loss {cfg.loss!r}")
-        self.model, self.cfg = model, cfg
+        super().__init__(model, cfg)
         self.eval_batch = max(cfg.batch_size, EVENT_EVAL_BATCH)
         self.hooks = list(hooks)
         self.identity = {"spec": repr(model.spec), "engine": model.engine}
+
+    def duration(self, x: torch.Tensor) -> float:
+        return self.model.t_max
 
     def inputs(self, data: SpikeData, idx) -> tuple[torch.Tensor, torch.Tensor]:
         param = next(self.model.parameters())
         times, _ = data.to_padded(indices=idx, dtype=param.dtype)
         return times.to(param.device), torch.as_tensor(data.labels[idx], device=param.device)
 
-    def loss(self, out, x, y) -> tuple[torch.Tensor, torch.Tensor]:
-        return losses.compute(self.cfg.loss, out[-1], y, self.model.spec.t_max, self.cfg.loss_params)
-
     def start_stats(self) -> dict:
         return {"latency_sum": 0.0, "n_latency": 0, "spikes": None, "active": None, "saturated": None}
 
     def add_stats(self, stats: dict, out, x, y, logits) -> None:
-        pred = logits.argmax(-1)
-        first = out[-1][..., 0].gather(1, pred[:, None])[:, 0]
+        pred, times = logits.argmax(-1), out.spikes
+        first = out.first_spike.gather(1, pred[:, None])[:, 0]
         stats["latency_sum"] += first[torch.isfinite(first)].sum().item()
         stats["n_latency"] += int(torch.isfinite(first).sum())
-        counts = [torch.isfinite(t).sum(-1) for t in out]
-        spikes = [c.sum().item() for c in counts]
-        active = [(c > 0).any(0) for c in counts]
-        saturated = [(c == t.shape[-1]).sum().item() / c.shape[1] for c, t in zip(counts, out, strict=True)]
+        spikes = [c.sum().item() for c in out.counts]
+        active = [(c > 0).any(0) for c in out.counts]
+        saturated = [(c == t.shape[-1]).sum().item() / c.shape[1] for c, t in zip(out.counts, times, strict=True)]
         if stats["spikes"] is None:
             stats.update(spikes=spikes, active=active, saturated=saturated)
         else:
@@ -205,12 +213,9 @@ class EventTask:
         return {f"test_{k}": v for k, v in stats.items()}
 
 
-def task_for(model, cfg: TrainConfig, hooks=()) -> GridTask | EventTask:
-    """The task of ``model``'s family: :class:`EventTask` for continuous-time networks (they name their engine),
-    else :class:`GridTask`."""
-    from spikegrad.eventnet import EventNet
-
-    return (EventTask if isinstance(model, EventNet) else GridTask)(model, cfg, hooks)
+def task_for(model, cfg: TrainConfig, hooks=()) -> Task:
+    """The task of ``model``'s time (:class:`GridTask` or :class:`EventTask`)."""
+    return (EventTask if model.time == "continuous" else GridTask)(model, cfg, hooks)
 
 
 def _objective(task, out, x: torch.Tensor, y: torch.Tensor, epoch: int | None) -> tuple[torch.Tensor, torch.Tensor]:

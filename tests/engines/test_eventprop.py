@@ -14,7 +14,7 @@ from spikegrad.engines.eventprop import BufferOverflow, hidden_layer, lif_layer,
 from spikegrad.kernels.event_lists import sample_of
 from spikegrad.kernels.lif_scan import lif_scan_fwd_ref
 from spikegrad.losses import VOLTAGE_LOSSES, FirstSpikeParams, cross_entropy, first_spike_loss
-from spikegrad.model import LIFParams, NetworkSpec, WeightInit, decay_factors
+from spikegrad.model import LIFParams, WeightInit, decay_factors, dense_stack
 from spikegrad.network import SNN
 
 P = LIFParams(tau_mem=10.0, tau_syn=5.0, dt=0.5)
@@ -36,11 +36,12 @@ def test_readout_gradient_passes_gradcheck_on_the_grid(loss):
 
 @pytest.mark.parametrize("recurrent", [False, True])
 def test_same_forward_and_readout_gradient_as_bptt(recurrent):
-    spec = NetworkSpec(6, (8, 5), 3, recurrent=recurrent, lif=P)
+    spec = dense_stack(6, (8, 5), 3, recurrent=recurrent, neuron=P, hidden_init=WeightInit(3.0, 1.0),
+                       recurrent_init=WeightInit(0, 1))  # fmt: skip
     x, labels = raster(), torch.tensor([0, 2, 1])
     outputs, grads = {}, {}
     for engine in ("bptt", "eventprop"):
-        net = SNN(spec, engine=engine, hidden_init=WeightInit(3.0, 1.0), recurrent_init=WeightInit(0, 1), seed=2)
+        net = SNN(spec, engine=engine, seed=2)
         net = net.double()
         out = net(x)
         cross_entropy("sum_weigh_exp", out.voltage, labels)[0].backward()
@@ -300,10 +301,10 @@ def test_time_constant_gradients_converge_to_the_continuous_time_gradient():
 
 
 def test_trainable_time_constants_need_eventprop_and_are_clamped():
-    spec = NetworkSpec(6, (4,), 3, lif=P)
+    spec = dense_stack(6, (4,), 3, neuron=P, hidden_init=WeightInit(3.0, 1.0))
     with pytest.raises(ValueError, match="engine='eventprop'"):
         SNN(spec, engine="bptt", train_tau=True)
-    net = SNN(spec, engine="eventprop", train_tau=True, hidden_init=WeightInit(3.0, 1.0)).double()
+    net = SNN(spec, engine="eventprop", train_tau=True).double()
     assert net.hidden[0].tau_mem.tolist() == [P.tau_mem] * 4
     cross_entropy("sum", net(raster()).voltage, torch.tensor([0, 1, 2]))[0].backward()
     assert torch.isfinite(net.hidden[0].tau_mem.grad).all() and net.hidden[0].tau_syn.grad.abs().sum() > 0
@@ -319,11 +320,12 @@ def test_trainable_time_constants_need_eventprop_and_are_clamped():
 @pytest.mark.parametrize("recurrent", [False, True])
 def test_cuda_network_matches_the_cpu(recurrent):
     # the Triton trial kernels through the whole engine: spikes, readout and every gradient as on the CPU (Numba)
-    spec = NetworkSpec(6, (8, 5), 3, recurrent=recurrent, lif=P)
+    spec = dense_stack(6, (8, 5), 3, recurrent=recurrent, neuron=P, hidden_init=WeightInit(3.0, 1.0),
+                       recurrent_init=WeightInit(0, 1))  # fmt: skip
     x, labels = raster(), torch.tensor([0, 2, 1])
     results = []
     for device in ("cpu", "cuda"):
-        net = SNN(spec, engine="eventprop", hidden_init=WeightInit(3.0, 1.0), recurrent_init=WeightInit(0, 1), seed=2)
+        net = SNN(spec, engine="eventprop", seed=2)
         net = net.double().to(device)
         out = net(x.to(device))
         cross_entropy("sum_weigh_exp", out.voltage, labels.to(device))[0].backward()

@@ -5,7 +5,8 @@ import pytest
 
 from spikegrad.bench.training_step import RESETS
 from spikegrad.engines import CONTINUOUS_ENGINES, ENGINES, GRID_ENGINES, BufferOverflow, eventprop, events, get_engine
-from spikegrad.eventnet import EventNet, EventNetSpec, LayerSpec
+from spikegrad.eventnet import EventNet
+from spikegrad.model import Layer, NetworkSpec
 
 
 def test_every_engine_is_registered_once_in_one_family():
@@ -20,7 +21,7 @@ def test_every_engine_is_registered_once_in_one_family():
 def test_unknown_or_wrong_family_names_are_refused_with_the_choices():
     with pytest.raises(ValueError, match=r"unknown engine 'spiketime'; choose one of \['bptt', 'eventprop', 'sparse'"):
         get_engine("spiketime")
-    spec = EventNetSpec(input_shape=(2,), layers=(LayerSpec("dense", 2),))
+    spec = NetworkSpec(input_shape=(2,), layers=(Layer(2),))
     with pytest.raises(ValueError, match="unknown engine 'bptt'; choose one of"):
         EventNet(spec, engine="bptt")
 

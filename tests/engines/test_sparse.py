@@ -10,7 +10,7 @@ import torch
 from spikegrad.engines import EngineOptions, bptt, sparse
 from spikegrad.engines.stack import HiddenParams
 from spikegrad.kernels import sparse_grad
-from spikegrad.model import LIFParams, NetworkSpec, WeightInit, lif_step, rest_state
+from spikegrad.model import LIFParams, WeightInit, dense_stack, lif_step, rest_state
 from spikegrad.network import SNN
 from spikegrad.surrogate import SurrogateParams, pseudo_derivative
 
@@ -119,11 +119,12 @@ def test_input_gradient_is_sparse_on_the_upstream_active_set(recurrent):
 
 @pytest.mark.parametrize("recurrent", [False, True])
 def test_infinite_band_is_dense_bptt(recurrent):
-    spec = NetworkSpec(8, (12, 10), 4, recurrent=recurrent, lif=P)
+    spec = dense_stack(8, (12, 10), 4, recurrent=recurrent, neuron=P, hidden_init=WeightInit(2.5, 2.0),
+                       recurrent_init=WeightInit(0.0, 1.0))  # fmt: skip
     x = (torch.rand(30, 4, 8, generator=torch.Generator().manual_seed(5)) < 0.3).double()
     grads = {}
     for engine in ("bptt", "sparse"):
-        model = SNN(spec, engine, SG, hidden_init=WeightInit(2.5, 2.0), recurrent_init=WeightInit(0.0, 1.0), seed=2)
+        model = SNN(spec, engine, 2, surrogate=SG)
         out = model.double()(x)
         (out.voltage.square().sum() + sum(n.sum() for n in out.counts)).backward()
         grads[engine] = {k: p.grad for k, p in model.named_parameters()}
@@ -170,7 +171,7 @@ def test_unsupported_settings_raise_clear_errors(lif, options, message):
     with pytest.raises(ValueError, match=message):
         sparse.hidden_stack(x, layers, lif, options)
     with pytest.raises(ValueError, match=message):
-        SNN(NetworkSpec(8, (12,), 4, lif=lif), engine="sparse", detach_reset=options.detach_reset,
+        SNN(dense_stack(8, (12,), 4, neuron=lif), engine="sparse", detach_reset=options.detach_reset,
             active_band=options.active_band)  # fmt: skip
 
 

@@ -32,7 +32,7 @@ from spikegrad.bench.workload import poisson_inputs
 from spikegrad.device import add_device_argument, available_device
 from spikegrad.engines import EngineOptions, bptt, sparse
 from spikegrad.losses import cross_entropy
-from spikegrad.model import LIFParams, NetworkSpec, WeightInit
+from spikegrad.model import LIFParams, WeightInit, dense_stack
 from spikegrad.network import SNN
 from spikegrad.results import write_json
 from spikegrad.surrogate import SurrogateParams
@@ -49,7 +49,7 @@ def _layer2(model: SNN, x: torch.Tensor, options: EngineOptions, device, repeats
     with torch.no_grad():
         z1, upstream = sparse.SparseLIF.apply(x, w1, None, None, LIF, SURROGATE, options.active_band)
     z1 = z1.detach().requires_grad_()
-    if model.engine is sparse:
+    if model.engine == "sparse":
         run = lambda: sparse.SparseLIF.apply(z1, w2, None, upstream, LIF, SURROGATE, options.active_band)[0]  # noqa: E731
     else:
         run = lambda: bptt.hidden_layer(z1, w2, None, LIF, options)[0]  # noqa: E731
@@ -70,10 +70,10 @@ def _step(model: SNN, x: torch.Tensor, y: torch.Tensor) -> None:
 
 def bench_case(x, y, hidden: int, band: float, device, repeats: int) -> dict:
     """Dense and sparse measurements (module docstring) of one hidden size and B_th."""
-    spec = NetworkSpec(x.shape[-1], (hidden, hidden), 20, lif=LIF)
+    spec = dense_stack(x.shape[-1], (hidden, hidden), 20, neuron=LIF, hidden_init=HIDDEN_INIT)
     case = {"hidden": hidden, "band": band if math.isfinite(band) else None}  # None: B_th = ∞ (JSON has no inf)
     for engine in ("bptt", "sparse"):
-        model = SNN(spec, engine, SURROGATE, hidden_init=HIDDEN_INIT, seed=0, active_band=band).to(device)
+        model = SNN(spec, engine, 0, surrogate=SURROGATE, active_band=band).to(device)
         entry = _layer2(model, x, model.options, device, repeats)
         entry["step_ms"] = 1e3 * median_seconds(lambda m=model: _step(m, x, y), device, repeats, WARMUP)
         with torch.no_grad():

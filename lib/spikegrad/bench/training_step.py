@@ -29,7 +29,7 @@ from spikegrad.bench.timing import machine, median_seconds, peak_bytes, saved_by
 from spikegrad.bench.workload import poisson_inputs
 from spikegrad.device import add_device_argument, available_device
 from spikegrad.losses import cross_entropy
-from spikegrad.model import LIFParams, NetworkSpec, WeightInit
+from spikegrad.model import LIFParams, WeightInit, dense_stack
 from spikegrad.network import SNN
 from spikegrad.results import write_json
 
@@ -54,11 +54,10 @@ def _saved_bytes(model: SNN, x: torch.Tensor, y: torch.Tensor) -> int:
 
 
 def _model(engine: str, n_in: int, hidden: int, dt: float, device: torch.device) -> SNN:
-    spec = NetworkSpec(n_in, (hidden,), 20, recurrent=True, lif=LIFParams(dt=dt, reset=RESETS[engine]))
-    return SNN(
-        spec, engine=engine, hidden_init=WeightInit(1.5, 1.0), recurrent_init=WeightInit(0.0, 0.5),
-        active_band=ACTIVE_BAND if engine == "sparse" else float("inf"),
-    ).to(device)  # fmt: skip
+    spec = dense_stack(n_in, (hidden,), 20, recurrent=True, neuron=LIFParams(dt=dt, reset=RESETS[engine]),
+                       hidden_init=WeightInit(1.5, 1.0), recurrent_init=WeightInit(0.0, 0.5))  # fmt: skip
+    band = ACTIVE_BAND if engine == "sparse" else float("inf")
+    return SNN(spec, engine, active_band=band).to(device)
 
 
 def _memory(model: SNN, x: torch.Tensor, y: torch.Tensor, device: torch.device) -> dict:

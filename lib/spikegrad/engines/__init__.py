@@ -17,9 +17,10 @@ times instead of a grid and expose ``layer(in_times [B, N_in, K_in], weight, lif
 spans a whole network. :class:`spikegrad.eventnet.EventNet` picks one of them.
 
 This module is the one registry of engines: :data:`GRID_ENGINES` (time-grid networks,
-:class:`spikegrad.network.SNN`) and :data:`CONTINUOUS_ENGINES` (continuous-time networks,
-:class:`spikegrad.eventnet.EventNet`); :data:`ENGINES` names both. A spike buffer that overflows raises the one
-:class:`~spikegrad.engines.options.BufferOverflow` in either family.
+:class:`spikegrad.network.SNN`, :class:`spikegrad.sgnet.SGNet`) and :data:`CONTINUOUS_ENGINES` (continuous-time
+networks, :class:`spikegrad.eventnet.EventNet`); :data:`ENGINES` names both and :func:`spikegrad.network.build`
+picks the family. A spike buffer that overflows raises the one :class:`~spikegrad.engines.options.BufferOverflow`
+in either family.
 """
 
 from types import ModuleType

@@ -78,7 +78,6 @@ def record_adjoints():
         _recorders.remove(traces)
 
 
-
 class SpikeTrain(NamedTuple):
     """Spikes of a layer as per-sample event lists; the gradient of ``events.value`` is ∂L/∂t of each spike."""
 

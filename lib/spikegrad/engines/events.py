@@ -46,7 +46,6 @@ from spikegrad.model import LIFParams, check_params
 SLOPE_FLOOR = 1e-9  # V̇_k ≥ SLOPE_FLOOR·ϑ/τ_m: guards 1/V̇ at grazing crossings (never reached in the tests)
 
 
-
 class EventOptions(NamedTuple):
     max_spikes: int = 1  # K, spike slots per neuron
     t_max: float = 100.0  # ms; the simulation ends here (inputs and spikes after it are dropped)

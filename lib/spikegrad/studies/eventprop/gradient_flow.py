@@ -28,7 +28,7 @@ def gradient_flow(model: SNN, x: torch.Tensor, labels: torch.Tensor, loss: str) 
       spike at t would receive;
     - ``input_gradient``: ‖τ_s Σ_b λ_I(t)ᵀ x_t‖, the Frobenius norm of step t's contribution to ∂L/∂W_in.
     """
-    if model.engine is not eventprop or len(model.hidden) != 1 or model.spec.readout != "li":
+    if model.engine != "eventprop" or len(model.hidden) != 1 or model.reads != "voltage":
         raise ValueError("gradient_flow needs a one-hidden-layer EventProp network with an LI readout")
     model.zero_grad(set_to_none=True)
     with eventprop.record_adjoints() as traces:
@@ -38,8 +38,8 @@ def gradient_flow(model: SNN, x: torch.Tensor, labels: torch.Tensor, loss: str) 
     readout, hidden = traces
     w_out = model.readout.weight.detach()
     signal = ((readout["lambda_v"] - readout["lambda_i"]) @ w_out).abs().mean(dim=(1, 2))
-    per_step = torch.einsum("tbn,tbi->tni", hidden["lambda_i"], x) * model.spec.lif.tau_syn
-    steps = torch.arange(x.shape[0], dtype=torch.float64) * model.spec.lif.dt
+    per_step = torch.einsum("tbn,tbi->tni", hidden["lambda_i"], x) * model.spec.neuron.tau_syn
+    steps = torch.arange(x.shape[0], dtype=torch.float64) * model.dt
     return pd.DataFrame(
         {
             "time": steps.numpy(),

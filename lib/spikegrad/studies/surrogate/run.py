@@ -1,22 +1,18 @@
 """What ``notebooks/surrogate.ipynb`` does between its parameters and :func:`spikegrad.train.fit`: the paper's
-network (:class:`~spikegrad.studies.surrogate.sgnet.SGNet`) with the chosen SG shape, the stability conditions
-applied before training, the initial firing rate set by bias pre-training, the sparsity loss as a hook, and the
-record stored in ``metrics.json`` (:func:`build`)."""
+network (:class:`spikegrad.sgnet.SGNet`, built by :func:`spikegrad.network.build`) with the chosen SG shape, the
+stability conditions applied before training, the initial firing rate set by bias pre-training, the sparsity loss
+as a hook, and the record stored in ``metrics.json`` (:func:`build`)."""
 
 from typing import NamedTuple
 
 from spikegrad.data import SpikeData
 from spikegrad.device import available_device
 from spikegrad.hooks import SparsityPenalty
+from spikegrad.model import dense_stack
+from spikegrad.network import build as build_network
 from spikegrad.runs import train_config
-from spikegrad.studies.surrogate.sgnet import (
-    CellParams,
-    SGNet,
-    SGNetSpec,
-    adjust_initial_rate,
-    predictions,
-    stabilize_network,
-)
+from spikegrad.sgnet import CellParams, SGNet
+from spikegrad.studies.surrogate.prepare import adjust_initial_rate, predictions, stabilize_network
 from spikegrad.studies.surrogate.stability import input_moments
 from spikegrad.surrogate import SurrogateParams
 from spikegrad.train import TrainConfig, evaluate
@@ -32,7 +28,7 @@ class SurrogateRun(NamedTuple):
     max_train: int | None = None  # use only the first N training samples
     dt: float = 1.0  # ms
     hidden: list = [128]  # neurons per recurrent layer
-    reset: str = "subtract"  # subtract, mult_memory, mult_all (spikegrad.studies.surrogate.stability.RESETS)
+    reset: str = "subtract"  # subtract, mult_memory, mult_all (spikegrad.sgnet.RESETS)
     adaptive: bool = False  # ALIF: adaptive threshold
     tau_mem: float = 20.0  # ms
     threshold: float = 1.0
@@ -65,9 +61,12 @@ def build(run: SurrogateRun, data: dict[str, SpikeData]) -> tuple[SGNet, TrainCo
     train = data["train"]
     cfg = train_config(run)
     hooks = [SparsityPenalty(run.sparsity, run.sparsity_target)] if run.sparsity > 0 else []
-    cell = CellParams(run.tau_mem, run.threshold, run.dt, run.reset, run.adaptive, run.tau_adapt)
-    spec = SGNetSpec(train.n_units, tuple(run.hidden), train.n_classes, cell)
-    model = SGNet(spec, SurrogateParams(run.shape, run.sharpness, run.dampening, run.tail), seed=run.seed).to(device)
+    cell = CellParams(run.tau_mem, run.threshold, run.dt, run.reset, run.tau_adapt)
+    neuron = "alif" if run.adaptive else "lif"
+    spec = dense_stack(train.n_units, tuple(run.hidden), train.n_classes, recurrent=True, readout="linear",
+                       neuron=cell, hidden_neuron=neuron)  # fmt: skip
+    surrogate = SurrogateParams(run.shape, run.sharpness, run.dampening, run.tail)
+    model = build_network(spec, "bptt", run.seed, surrogate=surrogate).to(device)
     chosen = [] if run.conditions == "none" else run.conditions.split("+")
     moments = input_moments(train.to_dense(run.dt, indices=range(min(len(train), MOMENT_SAMPLES))))
     stabilized = stabilize_network(model, chosen, *moments, seed=run.seed)
@@ -81,6 +80,7 @@ def build(run: SurrogateRun, data: dict[str, SpikeData]) -> tuple[SGNet, TrainCo
         "dataset_meta": train.meta,
         "network": {
             "hidden": run.hidden,
+            "neuron": neuron,
             "cell": cell._asdict(),
             "surrogate": [sg._asdict() for sg in model.surrogate],
         },

@@ -33,9 +33,9 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
+from spikegrad.sgnet import RESETS
 from spikegrad.surrogate import SurrogateParams, check_surrogate, pseudo_derivative
 
-RESETS = ("subtract", "mult_memory", "mult_all")
 CONDITIONS = ("I", "II", "III", "IV")
 SPIKE_INPUT_MOMENTS = (0.5, 0.25)  # (μ_in, σ²_in) of Bernoulli(0.5) spikes: the paper's input to deeper layers
 SHARPNESS_BRACKET = (1e-3, 1e3)  # β searched by Condition IV
