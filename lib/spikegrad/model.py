@@ -150,7 +150,6 @@ def lif_step(
 
 
 NEURONS = ("lif", "alif", "li", "linear")  # Layer.neuron
-SPIKING = ("lif", "alif")
 KINDS = ("dense", "conv", "pool")  # Layer.kind
 
 
@@ -205,10 +204,10 @@ class NetworkOutput(NamedTuple):
     (:data:`spikegrad.losses.READS`)."""
 
     voltage: torch.Tensor | None  # non-spiking readout: U [T, B, C]
-    first_spike: torch.Tensor | None  # spiking readout on a grid: first-spike times [B, C], ms, +inf if silent
+    first_spike: torch.Tensor | None  # spiking readout: first-spike times [B, C], ms, +inf if silent
     spikes: list  # grid: hidden spikes per layer, z [T, B, N_k] or event lists (EventProp; dense_spikes);
     #               continuous time: every layer's spike times [B, N_k, K_k], +inf padding, the readout's last
-    counts: list[torch.Tensor]  # spikes per neuron [B, N_k] of the layers in ``spikes``
+    counts: list[torch.Tensor]  # spikes per neuron [B, N_k] of the layers in ``spikes`` (grid: differentiable)
     active: list[float] | tuple = ()  # sparse engine: per hidden layer, the fraction of entries in the active set
 
 
