@@ -135,8 +135,23 @@ def test_a_mixed_recurrent_stack_has_one_forward_and_readout_gradient_under_bptt
         (GRID._replace(layers=()), "bptt", {}, "at least one layer"),
         (GRID._replace(layers=(Layer(0), Layer(3, "li"))), "bptt", {}, r"layers\[0\].size must be positive"),
         (GRID._replace(layers=(Layer(6, "izhikevich"), Layer(3, "li"))), "bptt", {}, r"layers\[0\].neuron must be"),
+        (GRID._replace(layers=(Layer(6), Layer(3, "li", recurrent=True))), "bptt", {}, "take no recurrent readout"),
+        (
+            CELLS._replace(layers=(*CELLS.hidden, Layer(3, "linear", recurrent=True))),
+            "bptt",
+            {},
+            "LIF/ALIF cell networks take no recurrent readout",
+        ),
+        (CELLS, "spiketime", {}, "continuous-time networks need LIFParams, got CellParams"),
     ],
 )
 def test_what_a_family_cannot_run_is_refused_by_name(spec, engine, options, message):
     with pytest.raises(ValueError, match=message):
         build(spec, engine, **options)
+
+
+def test_a_family_built_directly_refuses_another_neuron_model():
+    with pytest.raises(ValueError, match="grid LIF networks need LIFParams, got CellParams"):
+        SNN(CELLS._replace(layers=(Layer(6), Layer(3, "li"))))
+    with pytest.raises(ValueError, match="LIF/ALIF cell networks need CellParams, got LIFParams"):
+        SGNet(GRID._replace(layers=(Layer(6, recurrent=True), Layer(3, "linear"))))

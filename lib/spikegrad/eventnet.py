@@ -26,7 +26,7 @@ from torch import nn
 
 from spikegrad.engines import CONTINUOUS_ENGINES, forwardprop, get_engine
 from spikegrad.engines.events import EventOptions, kappa_max, ratio_of
-from spikegrad.model import Layer, LIFParams, NetworkOutput, NetworkSpec, WeightInit, check_family, layer_shapes
+from spikegrad.model import Layer, LIFParams, NetworkOutput, NetworkSpec, WeightInit, check_family
 
 DEFAULT_INIT = WeightInit(1.0, 1.0)
 
@@ -85,14 +85,11 @@ class EventNet(nn.Module):
     ):
         super().__init__()
         get_engine(engine, CONTINUOUS_ENGINES)  # ValueError naming the choices
-        check_family(spec, "continuous-time", ("lif",), ("lif",), ("dense", "conv", "pool"),
-                     fields=("recurrent", "recurrent_init"))  # fmt: skip
-        if not isinstance(spec.neuron, LIFParams):
-            raise ValueError(f"continuous-time networks need LIFParams, got {type(spec.neuron).__name__}")
+        self.shapes = check_family(spec, "continuous-time", LIFParams, ("lif",), ("lif",), ("dense", "conv", "pool"),
+                                   fields=("recurrent", "recurrent_init"))  # fmt: skip
         if not (math.isfinite(t_max) and t_max > 0):
             raise ValueError(f"t_max must be a positive number of ms, got {t_max!r}")
         self.spec, self.engine, self.t_max, self.truncate = spec, engine, t_max, truncate
-        self.shapes = layer_shapes(spec)
         ratio = ratio_of(spec.neuron)
         gen = torch.Generator().manual_seed(seed)
         self.layers = nn.ModuleList()

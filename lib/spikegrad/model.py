@@ -267,11 +267,16 @@ def layer_shapes(spec: NetworkSpec) -> list[tuple[int, ...]]:
     return shapes
 
 
-def check_family(spec: NetworkSpec, family: str, neurons: tuple[str, ...], readouts: tuple[str, ...],
-                 kinds=("dense",), fields=()) -> None:  # fmt: skip
-    """Raise ValueError naming the first layer ``family`` cannot run: hidden neurons outside ``neurons``, a readout
-    outside ``readouts``, a kind outside ``kinds`` or a set ``fields`` (Layer fields the family does not take)."""
-    layer_shapes(spec)
+def check_family(spec: NetworkSpec, family: str, neuron_type: type, neurons: tuple[str, ...],
+                 readouts: tuple[str, ...], kinds=("dense",), fields=()) -> list[tuple[int, ...]]:  # fmt: skip
+    """Every layer's output shape (:func:`layer_shapes`); ValueError naming what ``family`` cannot run: a neuron
+    model other than ``neuron_type``, hidden neurons outside ``neurons``, a readout outside ``readouts`` or
+    recurrent, a kind outside ``kinds`` or a set ``fields`` (Layer fields the family does not take)."""
+    shapes = layer_shapes(spec)
+    if not isinstance(spec.neuron, neuron_type):
+        raise ValueError(f"{family} networks need {neuron_type.__name__}, got {type(spec.neuron).__name__}")
+    if spec.readout.recurrent:
+        raise ValueError(f"{family} networks take no recurrent readout")
     for k, layer in enumerate(spec.layers):
         allowed = readouts if k == len(spec.layers) - 1 else neurons
         if layer.kind not in kinds:
@@ -282,6 +287,7 @@ def check_family(spec: NetworkSpec, family: str, neurons: tuple[str, ...], reado
         for name in fields:
             if getattr(layer, name) not in (None, False):
                 raise ValueError(f"{family} networks do not take layers[{k}].{name} (got {getattr(layer, name)!r})")
+    return shapes
 
 
 def init_weights(spec: NetworkSpec, seed: int = 0, dtype: torch.dtype = torch.float32) -> dict[str, torch.Tensor]:

@@ -78,9 +78,7 @@ class SNN(nn.Module):
         active_band: float = math.inf,
     ):
         super().__init__()
-        check_family(spec, "grid LIF", ("lif",), ("li", "lif"), fields=("threshold", "max_spikes"))
-        if spec.readout.recurrent:
-            raise ValueError("grid LIF networks take no recurrent readout")
+        check_family(spec, "grid LIF", LIFParams, ("lif",), ("li", "lif"), fields=("threshold", "max_spikes"))
         check_params(spec.neuron)
         if train_tau and engine != "eventprop":
             raise ValueError(f"trainable time constants need engine='eventprop', got {engine!r}")

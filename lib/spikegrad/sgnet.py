@@ -123,16 +123,12 @@ class SGNet(nn.Module):
         super().__init__()
         if engine != "bptt":
             raise ValueError(f"the LIF/ALIF cell network trains with engine 'bptt', got {engine!r}")
-        check_family(spec, "LIF/ALIF cell", ("lif", "alif"), ("linear",),
+        check_family(spec, "LIF/ALIF cell", CellParams, ("lif", "alif"), ("linear",),
                      fields=("threshold", "max_spikes", "init", "recurrent_init"))  # fmt: skip
-        if not isinstance(spec.neuron, CellParams):
-            raise ValueError(f"the LIF/ALIF cell network needs CellParams, got {type(spec.neuron).__name__}")
         check_cell(spec.neuron)
         check_surrogate(surrogate)
         if not spec.hidden or any(not layer.recurrent or layer.size < 2 for layer in spec.hidden):
             raise ValueError(f"need at least one hidden layer, each recurrent with ≥ 2 neurons, got {spec.layers}")
-        if spec.readout.recurrent:
-            raise ValueError("the LIF/ALIF cell network takes no recurrent readout")
         self.spec, self.engine = spec, engine
         self.surrogate = tuple(surrogate for _ in spec.hidden)  # per layer; stabilize may change each
         gen = torch.Generator().manual_seed(seed)
